@@ -1,0 +1,50 @@
+# The platform's entry points. `make` lists them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+MLP_CACHE_DIR ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mlp
+export MLP_CACHE_DIR
+UV_VERSION := 0.13.9
+UV_DIR := $(MLP_CACHE_DIR)/tools/uv-$(UV_VERSION)
+export UV_VERSION UV_DIR
+export UV := $(UV_DIR)/bin/uv
+export PATH := $(UV_DIR)/bin:$(PATH)
+HELM ?= $(MLP_CACHE_DIR)/tools/helm-v3.22.0/helm
+export HELM
+
+VENV := platform/.venv
+MLP := $(VENV)/bin/mlp
+PYTHON := $(VENV)/bin/python
+PYTEST_ARGS ?=
+SERVICE ?= mlflow
+
+.PHONY: help bootstrap setup up down status logs test lint
+
+help: ## Show the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+bootstrap: ## Install uv and the platform's own Python environment
+	@bash platform/bootstrap.sh
+
+setup: bootstrap ## Install every tool and environment (idempotent; slow work is cached in $(MLP_CACHE_DIR))
+	@$(MLP) setup
+
+up: setup ## Start the platform as local processes
+	@$(MLP) up
+
+down: bootstrap ## Stop every local service; data stays
+	@$(MLP) down
+
+status: bootstrap ## Health of each local service
+	@$(MLP) status
+
+logs: bootstrap ## Log of one service: make logs SERVICE=kafka
+	@$(MLP) logs $(SERVICE)
+
+test: setup ## Run the test suite against real services
+	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+lint: bootstrap ## Ruff and mypy
+	@$(VENV)/bin/ruff check platform/src tests
+	@$(VENV)/bin/ruff format --check platform/src tests
+	@cd platform && .venv/bin/mypy src

@@ -1,0 +1,130 @@
+"""One configuration model, read from `MLP_*` environment variables, for the CLI, the runtime and the tests.
+
+Nested settings use a double underscore: `MLP_KAFKA__PORT=19092`. Passwords are not settings that
+live in files: they are generated once into the secrets folder (see `credentials`), or given as
+`SecretStr` through the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MLP_"
+ENV_NESTED_DELIMITER = "__"
+
+
+def _default_home() -> Path:
+    # PostgreSQL refuses to run as root, so as root it runs as the `postgres` user, which cannot
+    # enter /root: the state then lives where every user can traverse to it.
+    if os.geteuid() == 0:
+        return Path("/var/lib/mlp")
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "mlp"
+
+
+def _default_cache() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mlp"
+
+
+class PostgresSettings(BaseModel):
+    port: int = 15432
+    user: str = "mlp"
+    password: SecretStr | None = None
+    databases: list[str] = ["mlflow", "airflow", "warehouse"]
+    bin_dir: Path | None = Field(default=None, description="PostgreSQL's bin folder; found if unset.")
+    os_user: str = Field(default="postgres", description="The account PostgreSQL runs as when mlp is root.")
+
+
+class MinioSettings(BaseModel):
+    port: int = 9000
+    console_port: int = 9001
+    root_user: str = "mlp-admin"
+    root_password: SecretStr | None = None
+    buckets: list[str] = ["mlflow", "raw-data"]
+
+
+class KafkaSettings(BaseModel):
+    port: int = 9092
+    controller_port: int = 9093
+    metrics_port: int = 9404
+    heap: str = "512m"
+
+
+class ConnectSettings(BaseModel):
+    port: int = 8083
+    metrics_port: int = 9405
+    heap: str = "768m"
+    group_id: str = "mlp-connect"
+
+
+class MlflowSettings(BaseModel):
+    port: int = 5000
+    artifact_bucket: str = "mlflow"
+    workers: int = 1
+
+
+class PrometheusSettings(BaseModel):
+    port: int = 9090
+    scrape_interval: str = "5s"
+    retention: str = "7d"
+
+
+class Settings(BaseSettings):
+    """Where the platform keeps its state and tools, and how its services listen."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter=ENV_NESTED_DELIMITER, extra="ignore")
+
+    home: Path = Field(default_factory=_default_home, description="Data, logs, secrets, run files.")
+    cache_dir: Path = Field(default_factory=_default_cache, description="Downloaded and built tools.")
+    host: str = "127.0.0.1"
+    ready_timeout: float = Field(default=180.0, description="Seconds a service may take to become ready.")
+
+    postgres: PostgresSettings = PostgresSettings()
+    minio: MinioSettings = MinioSettings()
+    kafka: KafkaSettings = KafkaSettings()
+    connect: ConnectSettings = ConnectSettings()
+    mlflow: MlflowSettings = MlflowSettings()
+    prometheus: PrometheusSettings = PrometheusSettings()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.home / "data"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.home / "run"
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.home / "secrets"
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process (secrets excluded)."""
+        env: dict[str, str] = {}
+        for key, value in self.model_dump(exclude_none=True).items():
+            if isinstance(value, dict):
+                for sub, subvalue in value.items():
+                    if not isinstance(getattr(getattr(self, key), sub), SecretStr):
+                        env[f"{ENV_PREFIX}{key}{ENV_NESTED_DELIMITER}{sub}".upper()] = _env_value(subvalue)
+            else:
+                env[f"{ENV_PREFIX}{key}".upper()] = _env_value(value)
+        return env
+
+
+def _env_value(value: object) -> str:
+    if isinstance(value, list):
+        return json.dumps(value)
+    return str(value)
+
+
+def setting_env_name(path: str) -> str:
+    """`kafka.port` -> `MLP_KAFKA__PORT`: the variable a user sets to change a setting."""
+    return ENV_PREFIX + path.replace(".", ENV_NESTED_DELIMITER).upper()

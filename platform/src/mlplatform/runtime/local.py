@@ -1,0 +1,135 @@
+"""The platform as local processes: start in dependency order, wait for readiness, stop cleanly."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+
+from mlplatform.config import Settings, setting_env_name
+from mlplatform.console import console
+from mlplatform.errors import PortInUse, ServiceFailed
+from mlplatform.runtime import services
+from mlplatform.runtime.service import Service
+from mlplatform.runtime.supervisor import Supervisor
+from mlplatform.tools import Toolchain
+
+FAILED_STATES = {"FATAL", "EXITED", "BACKOFF", "STOPPED", "UNKNOWN"}
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    name: str
+    state: str
+    ready: bool
+    pid: int
+    endpoints: list[str]
+    log: str
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class LocalPlatform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services = services.build(settings)
+        self.supervisor = Supervisor(settings, self.services)
+
+    def select(self, names: Iterable[str] | None) -> list[Service]:
+        wanted = set(names or services.NAMES)
+        unknown = wanted - set(services.NAMES)
+        if unknown:
+            raise ServiceFailed(f"Unknown service(s) {sorted(unknown)}; known: {', '.join(services.NAMES)}")
+        return [service for service in self.services if service.name in wanted]
+
+    # -- up ---------------------------------------------------------------------------------------
+    def up(self, names: Iterable[str] | None = None) -> None:
+        Toolchain(self.settings).check()
+        chosen = self.select(names)
+        running = {s.name for s in chosen if self.supervisor.info(s.name)["statename"] == "RUNNING"}
+        self.check_ports([s for s in chosen if s.name not in running])
+        self.supervisor.ensure_running()
+        for service in chosen:
+            self._start(service, already_running=service.name in running)
+
+    def check_ports(self, chosen: Iterable[Service]) -> None:
+        for service in chosen:
+            for port in service.ports():
+                if not _port_free(self.settings.host, port.number):
+                    raise PortInUse(
+                        f"Port {port.number} on {self.settings.host} is already in use, so {service.name} "
+                        f"cannot listen on it (setting {port.setting}). Stop the program using it, or pick "
+                        f"another port: export {setting_env_name(port.setting)}=<free port>"
+                    )
+
+    def _start(self, service: Service, already_running: bool) -> None:
+        started = time.monotonic()
+        with console.status(f"Starting {service.name}…") as status:
+            if not already_running:
+                service.prepare()
+                self.supervisor.start(service.name)
+            deadline = started + self.settings.ready_timeout
+            while not service.is_ready():
+                state = self.supervisor.info(service.name)["statename"]
+                if state in FAILED_STATES or time.monotonic() > deadline:
+                    raise ServiceFailed(self._failure(service, state))
+                status.update(f"Waiting for {service.name} ({state.lower()}, {time.monotonic() - started:.0f}s)…")
+                time.sleep(0.5)
+            service.initialize()
+        verb = "already running" if already_running else f"ready in {time.monotonic() - started:.1f}s"
+        console.print(f"[green]✔[/] {service.name} {verb}")
+
+    def _failure(self, service: Service, state: str) -> str:
+        tail = ""
+        if service.log_file.exists():
+            tail = "\n".join(service.log_file.read_text(errors="replace").splitlines()[-25:])
+        return (
+            f"{service.name} did not become ready (state {state}, timeout {self.settings.ready_timeout:.0f}s).\n"
+            f"Last lines of {service.log_file}:\n{tail}\n"
+            f"Fix the cause, then run `mlp up` again; `mlp logs {service.name}` shows the whole log."
+        )
+
+    # -- down -------------------------------------------------------------------------------------
+    def down(self) -> list[str]:
+        """Stop every service in reverse order, then supervisord; returns what had to be killed."""
+        if self.supervisor.is_running():
+            for service in reversed(self.services):
+                with console.status(f"Stopping {service.name}…"):
+                    self.supervisor.stop(service.name)
+                console.print(f"[green]✔[/] {service.name} stopped")
+            self.supervisor.shutdown()
+        killed = []
+        for process in self.supervisor.leftover_processes():
+            killed.append(f"{process.pid} {' '.join(process.cmdline())[:120]}")
+            process.kill()
+        return killed
+
+    # -- status -----------------------------------------------------------------------------------
+    def status(self) -> list[ServiceStatus]:
+        result = []
+        for service in self.services:
+            info = self.supervisor.info(service.name)
+            ready = info["statename"] == "RUNNING" and service.is_ready()
+            result.append(
+                ServiceStatus(
+                    name=service.name,
+                    state=info["statename"],
+                    ready=ready,
+                    pid=int(info.get("pid") or 0),
+                    endpoints=[e.url for e in service.endpoints()],
+                    log=str(service.log_file),
+                )
+            )
+        return result
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,24 @@
+"""The local services, in the order they start (each depends only on those before it)."""
+
+from mlplatform.config import Settings
+from mlplatform.runtime.service import Service
+from mlplatform.runtime.services.connect import Connect
+from mlplatform.runtime.services.kafka import Kafka
+from mlplatform.runtime.services.minio import Minio
+from mlplatform.runtime.services.mlflow import Mlflow
+from mlplatform.runtime.services.postgres import Postgres
+from mlplatform.runtime.services.prometheus import Prometheus
+
+ALL: tuple[type[Service], ...] = (Postgres, Minio, Kafka, Connect, Mlflow, Prometheus)
+NAMES = tuple(service.name for service in ALL)
+
+
+def build(settings: Settings) -> list[Service]:
+    return [service(settings) for service in ALL]
+
+
+def get(settings: Settings, name: str) -> Service:
+    for service in ALL:
+        if service.name == name:
+            return service(settings)
+    raise KeyError(name)

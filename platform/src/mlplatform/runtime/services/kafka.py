@@ -1,0 +1,115 @@
+"""A single-node Kafka broker in KRaft mode (broker and controller in one process)."""
+
+from __future__ import annotations
+
+import base64
+import subprocess
+import uuid
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+from mlplatform.errors import PlatformError
+from mlplatform.runtime.service import Endpoint, Port, write_if_changed
+from mlplatform.runtime.services.jvm import JavaService
+
+
+class Kafka(JavaService):
+    name = "kafka"
+    main_class = "kafka.Kafka"
+
+    @property
+    def heap(self) -> str:
+        return self.settings.kafka.heap
+
+    @property
+    def metrics_port(self) -> int:
+        return self.settings.kafka.metrics_port
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.settings.host}:{self.settings.kafka.port}"
+
+    def ports(self) -> list[Port]:
+        k = self.settings.kafka
+        return [
+            Port("kafka.port", k.port),
+            Port("kafka.controller_port", k.controller_port),
+            Port("kafka.metrics_port", k.metrics_port),
+        ]
+
+    @property
+    def config_file(self) -> str:
+        return str(self.run_dir / "server.properties")
+
+    def prepare(self) -> None:
+        super().prepare()
+        k, host = self.settings.kafka, self.settings.host
+        properties = {
+            "process.roles": "broker,controller",
+            "node.id": 1,
+            "controller.quorum.voters": f"1@{host}:{k.controller_port}",
+            "listeners": f"PLAINTEXT://{host}:{k.port},CONTROLLER://{host}:{k.controller_port}",
+            "advertised.listeners": f"PLAINTEXT://{host}:{k.port}",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "log.dirs": str(self.data_dir / "logs"),
+            "num.partitions": 1,
+            "offsets.topic.replication.factor": 1,
+            "transaction.state.log.replication.factor": 1,
+            "transaction.state.log.min.isr": 1,
+            "share.coordinator.state.topic.replication.factor": 1,
+            "share.coordinator.state.topic.min.isr": 1,
+            "group.initial.rebalance.delay.ms": 0,
+            "auto.create.topics.enable": "true",
+            "log.retention.hours": 168,
+        }
+        write_if_changed(self.run_dir / "server.properties", "".join(f"{k}={v}\n" for k, v in properties.items()))
+        if not (self.data_dir / "logs" / "meta.properties").exists():
+            self._format_storage()
+
+    def _format_storage(self) -> None:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        result = subprocess.run(
+            [
+                str(self.tools.java),
+                "-cp",
+                self.tools.kafka_classpath,
+                "kafka.tools.StorageTool",
+                "format",
+                "--config",
+                self.config_file,
+                "--cluster-id",
+                cluster_id,
+                "--ignore-formatted",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PlatformError(
+                f"Formatting Kafka's storage in {self.data_dir} failed:\n{result.stdout}{result.stderr}"
+            )
+
+    def arguments(self) -> list[str]:
+        return [self.config_file]
+
+    def is_ready(self) -> bool:
+        if not self.tcp_open(self.settings.kafka.port):
+            return False
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=3000)
+        except KafkaError:
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except KafkaError:
+            return False
+        finally:
+            admin.close()
+
+    def endpoints(self) -> list[Endpoint]:
+        return [Endpoint("Kafka bootstrap", self.bootstrap_servers)]

@@ -1,0 +1,258 @@
+"""Where the platform's tools live, and how `mlp setup` installs them into the cache.
+
+Everything slow (Maven artifacts, Go builds, Python environments) is cached outside the work tree,
+keyed by the pinned versions, so a clean clone reuses it and a rerun with a warm cache is quick.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlplatform import versions
+from mlplatform.config import Settings
+from mlplatform.console import console
+from mlplatform.errors import PlatformError, ToolMissing
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+KAFKA_RUNTIME = PROJECT_ROOT / "platform" / "runtimes" / "kafka"
+PYTHON_ENVS = {"mlflow": PROJECT_ROOT / "platform" / "runtimes" / "mlflow"}
+
+
+@dataclass(frozen=True)
+class Toolchain:
+    """Paths of the installed tools; `locate` raises ToolMissing with the fix when one is absent."""
+
+    settings: Settings
+
+    # -- Kafka (Maven) -------------------------------------------------------------------------
+    @property
+    def kafka_home(self) -> Path:
+        poms = sorted(KAFKA_RUNTIME.rglob("pom.xml"))
+        digest = hashlib.sha256(b"".join(p.read_bytes() for p in poms)).hexdigest()[:16]
+        return self.settings.cache_dir / "kafka" / digest
+
+    @property
+    def kafka_classpath(self) -> str:
+        return str(self.kafka_home / "lib" / "*")
+
+    @property
+    def kafka_plugins(self) -> Path:
+        return self.kafka_home / "plugins"
+
+    @property
+    def jmx_agent(self) -> Path:
+        return next((self.kafka_home / "lib").glob("jmx_prometheus_javaagent-*.jar"))
+
+    # -- Go builds ------------------------------------------------------------------------------
+    @property
+    def minio(self) -> Path:
+        return self.settings.cache_dir / "tools" / f"minio-{versions.MINIO_VERSION}" / "minio"
+
+    @property
+    def helm(self) -> Path:
+        return self.settings.cache_dir / "tools" / f"helm-{versions.HELM_VERSION}" / "helm"
+
+    # -- Debian packages ------------------------------------------------------------------------
+    @property
+    def postgres_bin(self) -> Path:
+        if self.settings.postgres.bin_dir:
+            return self.settings.postgres.bin_dir
+        found = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), key=_major_version)
+        if found:
+            return Path(found[-1]).parent
+        which = shutil.which("postgres")
+        if which:
+            return Path(which).resolve().parent
+        raise ToolMissing(
+            "PostgreSQL's server is not installed. Run `make setup` (it installs the Debian package "
+            "`postgresql`), or set MLP_POSTGRES__BIN_DIR to the folder holding `postgres` and `initdb`."
+        )
+
+    @property
+    def prometheus(self) -> Path:
+        return _which("prometheus", "prometheus")
+
+    @property
+    def promtool(self) -> Path:
+        return _which("promtool", "prometheus")
+
+    @property
+    def java(self) -> Path:
+        return _which("java", "openjdk-17-jre-headless")
+
+    def python_env(self, name: str) -> Path:
+        """The virtual environment of one of the platform's Python components."""
+        return PYTHON_ENVS[name] / ".venv"
+
+    def check(self) -> None:
+        """Raise ToolMissing naming the first absent tool the local runtime needs."""
+        missing = [
+            str(path)
+            for path in (self.kafka_home / "lib", self.minio, self.python_env("mlflow") / "bin" / "mlflow")
+            if not path.exists()
+        ]
+        if missing:
+            raise ToolMissing(f"Tools are missing ({', '.join(missing)}). Run `make setup` first.")
+        _ = (self.postgres_bin, self.prometheus, self.java)
+
+
+def _major_version(path: str) -> int:
+    return int(Path(path).parts[4]) if Path(path).parts[4].isdigit() else 0
+
+
+def _which(command: str, package: str) -> Path:
+    found = shutil.which(command)
+    if not found:
+        raise ToolMissing(f"`{command}` is not installed. Run `make setup`, or install the Debian package `{package}`.")
+    return Path(found)
+
+
+# ---------------------------------------------------------------------------------------------
+# Installation
+
+
+class Installer:
+    """Runs each setup step once; every step is skipped when its cached result is present."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.tools = Toolchain(settings)
+        self.log_dir = settings.cache_dir / "setup-logs"
+
+    def install_all(self) -> None:
+        started = time.monotonic()
+        self.apt_packages()
+        self.kafka()
+        self.go_tool("minio", versions.MINIO_PACKAGE, versions.MINIO_VERSION, self.tools.minio)
+        self.go_tool("helm", versions.HELM_PACKAGE, versions.HELM_VERSION, self.tools.helm)
+        for name, project in PYTHON_ENVS.items():
+            self.python_env(name, project)
+        console.print(
+            f"[green]Setup complete[/] in {time.monotonic() - started:.0f}s; tools in {self.settings.cache_dir}"
+        )
+
+    def apt_packages(self) -> None:
+        wanted: list[str] = []
+        try:
+            _ = self.tools.postgres_bin
+        except ToolMissing:
+            wanted.append(versions.APT_PACKAGES["postgres"])
+        for command in ("prometheus", "promtool"):
+            if not shutil.which(command):
+                wanted.append(versions.APT_PACKAGES["prometheus"])
+        for command, package in (("java", "openjdk-17-jdk-headless"), ("mvn", "maven")):
+            if not shutil.which(command):
+                wanted.append(package)
+        if not shutil.which("go"):
+            raise ToolMissing(
+                "Go is not installed. Install Go 1.24 or newer from go.dev (Debian's package is too old "
+                "to build MinIO), put it on PATH, and run `make setup` again."
+            )
+        wanted = sorted(set(wanted))
+        if not wanted:
+            console.print("[green]✔[/] system packages present")
+            return
+        if os.geteuid() != 0:
+            raise ToolMissing(
+                "These Debian packages are needed and only root can install them:\n"
+                f"  sudo apt-get update && sudo apt-get install -y {' '.join(wanted)}\n"
+                "then run `make setup` again."
+            )
+        # Keep the packages' own services from starting: the platform runs its own instances.
+        policy = Path("/usr/sbin/policy-rc.d")
+        created = not policy.exists()
+        if created:
+            policy.write_text("#!/bin/sh\nexit 101\n")
+            policy.chmod(0o755)
+        try:
+            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+            self._run("apt-update", ["apt-get", "update", "-q"], "apt-get update", env=env)
+            self._run(
+                "apt-install",
+                ["apt-get", "install", "-y", "-q", "--no-install-recommends", *wanted],
+                f"installing {', '.join(wanted)}",
+                env=env,
+            )
+        finally:
+            if created:
+                policy.unlink()
+
+    def kafka(self) -> None:
+        home = self.tools.kafka_home
+        if (home / ".complete").exists():
+            console.print(f"[green]✔[/] Kafka and Connect plugins cached ({home.name})")
+            return
+        staging = Path(tempfile.mkdtemp(prefix="kafka-", dir=self._ensure(home.parent)))
+        self._maven(KAFKA_RUNTIME / "pom.xml", staging / "lib", "Kafka broker and Connect worker")
+        for pom in sorted((KAFKA_RUNTIME / "plugins").glob("*/pom.xml")):
+            plugin = pom.parent.name
+            self._maven(pom, staging / "plugins" / plugin, f"Connect plugin {plugin}")
+        (staging / ".complete").touch()
+        shutil.rmtree(home, ignore_errors=True)
+        staging.rename(home)
+
+    def go_tool(self, name: str, package: str, version: str, target: Path) -> None:
+        if target.exists():
+            console.print(f"[green]✔[/] {name} {version} cached")
+            return
+        staging = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=self._ensure(target.parent.parent)))
+        env = {**os.environ, "GOBIN": str(staging), "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
+        self._run(
+            f"go-{name}",
+            ["go", "install", f"{package}@{version}"],
+            f"building {name} {version} (slow once)",
+            env=env,
+        )
+        shutil.rmtree(target.parent, ignore_errors=True)
+        staging.rename(target.parent)
+
+    def python_env(self, name: str, project: Path) -> None:
+        uv = os.environ.get("UV") or shutil.which("uv")
+        if not uv:
+            raise ToolMissing("uv is not on PATH. Run `make setup`, which installs it.")
+        self._run(
+            f"env-{name}",
+            [uv, "sync", "--locked", "--no-dev", "--project", str(project)],
+            f"Python environment for {name}",
+        )
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _maven(self, pom: Path, output: Path, what: str) -> None:
+        self._run(
+            f"maven-{pom.parent.name}",
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-f",
+                str(pom),
+                "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",
+                "-DincludeScope=runtime",
+                f"-DoutputDirectory={output}",
+            ],
+            what,
+        )
+
+    def _run(self, step: str, argv: Sequence[str], what: str, env: dict[str, str] | None = None) -> None:
+        log = self._ensure(self.log_dir) / f"{step}.log"
+        started = time.monotonic()
+        with console.status(f"{what}…"), log.open("w") as handle:
+            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False)
+        if result.returncode != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+            raise PlatformError(f"{what} failed (exit {result.returncode}); full log: {log}\n{tail}")
+        console.print(f"[green]✔[/] {what} ({time.monotonic() - started:.0f}s)")
+
+    @staticmethod
+    def _ensure(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,78 @@
+"""Small waiting and consuming helpers shared by the runtime tests."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import httpx
+from kafka import KafkaConsumer
+
+T = TypeVar("T")
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+def wait_for(
+    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5
+) -> T:
+    """Poll until `probe` returns something truthy; fail naming `what` otherwise."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(
+        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"
+    )
+
+
+def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[Any]:
+    """Read `count` JSON values from the start of `topic`."""
+    consumer = KafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=unique("test"),
+        value_deserializer=lambda raw: json.loads(raw) if raw else None,
+        consumer_timeout_ms=1000,
+    )
+    values: list[Any] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(values) < count and time.monotonic() < deadline:
+            values.extend(record.value for record in consumer)
+    finally:
+        consumer.close()
+    return values
+
+
+def connector_running(connect_url: str, name: str) -> dict[str, Any] | None:
+    response = httpx.get(f"{connect_url}/connectors/{name}/status", timeout=5)
+    if response.status_code != 200:
+        return None
+    status = response.json()
+    states = [
+        status["connector"]["state"],
+        *(task["state"] for task in status["tasks"]),
+    ]
+    if "FAILED" in states:
+        traces = [task.get("trace", "") for task in status["tasks"]] + [
+            status["connector"].get("trace", "")
+        ]
+        raise AssertionError(
+            f"connector {name} failed: {' | '.join(t for t in traces if t)[:2000]}"
+        )
+    return (
+        status
+        if status["tasks"] and all(state == "RUNNING" for state in states)
+        else None
+    )
