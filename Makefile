@@ -21,7 +21,9 @@ SERVICE ?= mlflow
 .PHONY: help bootstrap setup up down status logs test lint
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' Makefile
+	@echo "Kubernetes (charts/chart.mk; PROFILE=dev|prod|airgapped, KUBE_CONTEXT=...):"
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1|\2/p' charts/chart.mk | awk -F'|' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
 
 bootstrap: ## Install uv and the platform's own Python environment
 	@bash platform/bootstrap.sh
@@ -44,7 +46,9 @@ logs: bootstrap ## Log of one service: make logs SERVICE=kafka
 test: setup ## Run the test suite against real services
 	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
 
-lint: bootstrap ## Ruff and mypy
-	@$(VENV)/bin/ruff check platform/src tests
-	@$(VENV)/bin/ruff format --check platform/src tests
+lint: bootstrap chart-lint ## Ruff, mypy and helm lint
+	@$(VENV)/bin/ruff check platform/src tests charts/scripts
+	@$(VENV)/bin/ruff format --check platform/src tests charts/scripts
 	@cd platform && .venv/bin/mypy src
+
+include charts/chart.mk

@@ -45,9 +45,7 @@ def free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def run_mlp(
-    *args: str, env: dict[str, str] | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
+def run_mlp(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
         [MLP, *args],
         env=env or os.environ.copy(),
@@ -56,28 +54,17 @@ def run_mlp(
         check=False,
     )
     if check and result.returncode != 0:
-        raise AssertionError(
-            f"mlp {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
-        )
+        raise AssertionError(f"mlp {' '.join(args)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
     return result
 
 
 def isolated_environment() -> dict[str, str]:
     """MLP_* variables for a fresh instance: its own home (traversable by the postgres account) and ports."""
-    home = Path(
-        tempfile.mkdtemp(
-            prefix="mlp-test-", dir=os.environ.get("MLP_TEST_ROOT", "/var/tmp")
-        )
-    )
+    home = Path(tempfile.mkdtemp(prefix="mlp-test-", dir=os.environ.get("MLP_TEST_ROOT", "/var/tmp")))
     home.chmod(0o755)
     env = {"MLP_HOME": str(home), "MLP_PROMETHEUS__SCRAPE_INTERVAL": "2s"}
     env.update(
-        {
-            f"MLP_{name}": str(port)
-            for name, port in zip(
-                PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True
-            )
-        }
+        {f"MLP_{name}": str(port) for name, port in zip(PORT_SETTINGS, free_ports(len(PORT_SETTINGS)), strict=True)}
     )
     return env
 

@@ -13,9 +13,7 @@ from mlplatform.runtime.supervisor import Supervisor
 from pydantic import SecretStr
 
 
-def test_nested_settings_come_from_prefixed_variables(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def test_nested_settings_come_from_prefixed_variables(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MLP_HOME", str(tmp_path))
     monkeypatch.setenv("MLP_KAFKA__PORT", "19092")
     monkeypatch.setenv("MLP_POSTGRES__DATABASES", '["a", "b"]')
@@ -27,20 +25,14 @@ def test_nested_settings_come_from_prefixed_variables(
     )
 
 
-def test_to_env_reproduces_the_settings_without_secrets(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    original = Settings(
-        home=tmp_path, mlflow={"port": 5999}, postgres={"password": SecretStr("s3cret")}
-    )
+def test_to_env_reproduces_the_settings_without_secrets(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    original = Settings(home=tmp_path, mlflow={"port": 5999}, postgres={"password": SecretStr("s3cret")})
     env = original.to_env()
     assert "s3cret" not in "".join(env.values())
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     rebuilt = Settings()
-    assert rebuilt.model_dump(exclude={"postgres"}) == original.model_dump(
-        exclude={"postgres"}
-    )
+    assert rebuilt.model_dump(exclude={"postgres"}) == original.model_dump(exclude={"postgres"})
     assert rebuilt.postgres.port == original.postgres.port
 
 
@@ -55,9 +47,7 @@ def test_generated_passwords_are_private_stable_and_overridable(tmp_path: Path) 
     secret_file = tmp_path / "secrets" / "postgres-password"
     assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(secret_file.parent.stat().st_mode) == 0o700
-    overridden = Credentials(
-        Settings(home=tmp_path, postgres={"password": SecretStr("given")})
-    )
+    overridden = Credentials(Settings(home=tmp_path, postgres={"password": SecretStr("given")}))
     assert overridden.postgres_password().get_secret_value() == "given"
 
 

@@ -18,9 +18,7 @@ def unique(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:8]}"
 
 
-def wait_for(
-    probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5
-) -> T:
+def wait_for(probe: Callable[[], T | None], timeout: float, what: str, interval: float = 0.5) -> T:
     """Poll until `probe` returns something truthy; fail naming `what` otherwise."""
     deadline = time.monotonic() + timeout
     last: T | None = None
@@ -29,9 +27,7 @@ def wait_for(
         if last:
             return last
         time.sleep(interval)
-    raise AssertionError(
-        f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})"
-    )
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what} (last: {last!r})")
 
 
 def consume(bootstrap: str, topic: str, count: int, timeout: float = 60.0) -> list[Any]:
@@ -65,14 +61,6 @@ def connector_running(connect_url: str, name: str) -> dict[str, Any] | None:
         *(task["state"] for task in status["tasks"]),
     ]
     if "FAILED" in states:
-        traces = [task.get("trace", "") for task in status["tasks"]] + [
-            status["connector"].get("trace", "")
-        ]
-        raise AssertionError(
-            f"connector {name} failed: {' | '.join(t for t in traces if t)[:2000]}"
-        )
-    return (
-        status
-        if status["tasks"] and all(state == "RUNNING" for state in states)
-        else None
-    )
+        traces = [task.get("trace", "") for task in status["tasks"]] + [status["connector"].get("trace", "")]
+        raise AssertionError(f"connector {name} failed: {' | '.join(t for t in traces if t)[:2000]}")
+    return status if status["tasks"] and all(state == "RUNNING" for state in states) else None

@@ -15,9 +15,7 @@ def connect_url(settings: Settings) -> str:
 
 
 def register(settings: Settings, name: str, config: dict[str, str]) -> None:
-    response = httpx.put(
-        f"{connect_url(settings)}/connectors/{name}/config", json=config, timeout=30
-    )
+    response = httpx.put(f"{connect_url(settings)}/connectors/{name}/config", json=config, timeout=30)
     assert response.status_code in (200, 201), response.text
     wait_for(
         lambda: connector_running(connect_url(settings), name),
@@ -51,12 +49,8 @@ def test_debezium_captures_inserts_without_the_password_in_its_config(
     platform: Settings, credentials: Credentials
 ) -> None:
     table, name, prefix = unique("tx"), unique("cdc"), unique("cdc")
-    with psycopg.connect(
-        credentials.postgres_dsn("warehouse"), autocommit=True
-    ) as conn:
-        conn.execute(
-            f"CREATE TABLE {table} (id serial PRIMARY KEY, account text, amount numeric(10,2))"
-        )
+    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
+        conn.execute(f"CREATE TABLE {table} (id serial PRIMARY KEY, account text, amount numeric(10,2))")
 
     register(
         platform,
@@ -76,29 +70,27 @@ def test_debezium_captures_inserts_without_the_password_in_its_config(
             "table.include.list": f"public.{table}",
         },
     )
-    with psycopg.connect(
-        credentials.postgres_dsn("warehouse"), autocommit=True
-    ) as conn:
-        conn.execute(
-            f"INSERT INTO {table} (account, amount) VALUES ('a-1', 12.50), ('a-2', 7.25)"
+    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
+        # A running task may still be taking its snapshot; once its slot is active it streams changes.
+        wait_for(
+            lambda: conn.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", (name,)
+            ).fetchone(),
+            120,
+            "Debezium to start streaming from its replication slot",
         )
+        conn.execute(f"INSERT INTO {table} (account, amount) VALUES ('a-1', 12.50), ('a-2', 7.25)")
 
-    events = consume(
-        f"{platform.host}:{platform.kafka.port}", f"{prefix}.public.{table}", 2
-    )
+    events = consume(f"{platform.host}:{platform.kafka.port}", f"{prefix}.public.{table}", 2, timeout=120)
     assert [(e["op"], e["after"]["account"]) for e in events] == [
         ("c", "a-1"),
         ("c", "a-2"),
     ]
 
-    stored = httpx.get(
-        f"{connect_url(platform)}/connectors/{name}/config", timeout=10
-    ).json()
+    stored = httpx.get(f"{connect_url(platform)}/connectors/{name}/config", timeout=10).json()
     assert stored["database.password"] == "${env:PLATFORM_POSTGRES_PASSWORD}"
     httpx.delete(f"{connect_url(platform)}/connectors/{name}", timeout=10)
-    with psycopg.connect(
-        credentials.postgres_dsn("warehouse"), autocommit=True
-    ) as conn:
+    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
         wait_for(
             lambda: (
                 conn.execute(

@@ -13,9 +13,7 @@ from tests.runtime.helpers import consume, unique
 def test_message_produced_is_consumed_back(platform: Settings) -> None:
     bootstrap = f"{platform.host}:{platform.kafka.port}"
     topic = unique("roundtrip")
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, value_serializer=lambda v: json.dumps(v).encode()
-    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, value_serializer=lambda v: json.dumps(v).encode())
     sent = [{"id": i, "amount": i * 1.5} for i in range(5)]
     for value in sent:
         producer.send(topic, value)

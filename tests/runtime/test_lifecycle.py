@@ -47,9 +47,7 @@ def test_status_json_reports_every_service_ready(platform: Settings) -> None:
         "mlflow",
         "prometheus",
     ]
-    assert all(
-        row["ready"] and row["state"] == "RUNNING" and row["pid"] > 0 for row in rows
-    ), rows
+    assert all(row["ready"] and row["state"] == "RUNNING" and row["pid"] > 0 for row in rows), rows
 
 
 def test_data_survives_down_and_up_and_down_leaves_nothing_running(
@@ -58,9 +56,7 @@ def test_data_survives_down_and_up_and_down_leaves_nothing_running(
     bootstrap = f"{platform.host}:{platform.kafka.port}"
     connect = f"http://{platform.host}:{platform.connect.port}"
     topic, connector = unique("durable"), unique("durable-source")
-    producer = KafkaProducer(
-        bootstrap_servers=bootstrap, value_serializer=lambda v: json.dumps(v).encode()
-    )
+    producer = KafkaProducer(bootstrap_servers=bootstrap, value_serializer=lambda v: json.dumps(v).encode())
     producer.send(topic, {"kept": True})
     producer.flush()
     producer.close()
@@ -74,24 +70,13 @@ def test_data_survives_down_and_up_and_down_leaves_nothing_running(
         "file": str(source),
         "topic": unique("durable_lines"),
     }
-    assert (
-        httpx.put(
-            f"{connect}/connectors/{connector}/config", json=config, timeout=30
-        ).status_code
-        == 201
-    )
+    assert httpx.put(f"{connect}/connectors/{connector}/config", json=config, timeout=30).status_code == 201
     pids = [row["pid"] for row in json.loads(run_mlp("status", "--json").stdout)]
-    ports = [
-        int(value)
-        for key, value in os.environ.items()
-        if key.startswith("MLP_") and key.endswith("PORT")
-    ]
+    ports = [int(value) for key, value in os.environ.items() if key.startswith("MLP_") and key.endswith("PORT")]
 
     run_mlp("down")
 
-    assert not [pid for pid in pids if psutil.pid_exists(pid)], (
-        "service processes survived `mlp down`"
-    )
+    assert not [pid for pid in pids if psutil.pid_exists(pid)], "service processes survived `mlp down`"
     assert instance_processes(platform) == []
     assert [port for port in ports if not port_free(port)] == []
     assert not (platform.run_dir / "supervisord.pid").exists()
@@ -105,9 +90,7 @@ def test_data_survives_down_and_up_and_down_leaves_nothing_running(
         90,
         "the connector to run again after `up`",
     )
-    assert httpx.get(f"{connect}/connectors/{connector}/config", timeout=10).json()[
-        "file"
-    ] == str(source)
+    assert httpx.get(f"{connect}/connectors/{connector}/config", timeout=10).json()["file"] == str(source)
 
 
 def test_taken_port_names_the_port_the_service_and_the_setting() -> None:
@@ -123,6 +106,4 @@ def test_taken_port_names_the_port_the_service_and_the_setting() -> None:
     assert f"Port {port}" in message
     assert "kafka cannot listen on it (setting kafka.port)" in message
     assert "export MLP_KAFKA__PORT=" in message
-    assert not os.path.exists(
-        os.path.join(env["MLP_HOME"], "run", "supervisord.pid")
-    ), "up started something"
+    assert not os.path.exists(os.path.join(env["MLP_HOME"], "run", "supervisord.pid")), "up started something"

@@ -27,12 +27,8 @@ def test_run_metadata_in_postgres_and_artifact_in_minio(
     run_id = run.info.run_id
 
     with psycopg.connect(credentials.postgres_dsn("mlflow")) as conn:
-        status = conn.execute(
-            "SELECT status FROM runs WHERE run_uuid = %s", (run_id,)
-        ).fetchone()
-        metric = conn.execute(
-            "SELECT value FROM metrics WHERE run_uuid = %s AND key = 'rmse'", (run_id,)
-        ).fetchone()
+        status = conn.execute("SELECT status FROM runs WHERE run_uuid = %s", (run_id,)).fetchone()
+        metric = conn.execute("SELECT value FROM metrics WHERE run_uuid = %s AND key = 'rmse'", (run_id,)).fetchone()
     assert status == ("FINISHED",)
     assert metric == (0.125,)
 
@@ -42,15 +38,8 @@ def test_run_metadata_in_postgres_and_artifact_in_minio(
         secret_key=credentials.minio_password().get_secret_value(),
         secure=False,
     )
-    objects = [
-        o.object_name
-        for o in client.list_objects(platform.mlflow.artifact_bucket, recursive=True)
-    ]
-    stored = [
-        name
-        for name in objects
-        if run_id in name and name.endswith("/artifacts/report.txt")
-    ]
+    objects = [o.object_name for o in client.list_objects(platform.mlflow.artifact_bucket, recursive=True)]
+    stored = [name for name in objects if run_id in name and name.endswith("/artifacts/report.txt")]
     assert len(stored) == 1, objects
     body = client.get_object(platform.mlflow.artifact_bucket, stored[0]).read()
     assert body == b"accuracy report\n"

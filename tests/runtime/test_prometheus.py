@@ -12,9 +12,7 @@ from tests.runtime.helpers import wait_for
 
 def target_health(settings: Settings) -> dict[str, str]:
     url = f"http://{settings.host}:{settings.prometheus.port}/api/v1/targets"
-    targets: list[dict[str, Any]] = httpx.get(url, timeout=5).json()["data"][
-        "activeTargets"
-    ]
+    targets: list[dict[str, Any]] = httpx.get(url, timeout=5).json()["data"]["activeTargets"]
     return {t["labels"]["job"]: t["health"] for t in targets}
 
 

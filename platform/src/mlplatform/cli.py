@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from mlplatform.config import Settings
+from mlplatform.connectors.cli import app as connectors_app
 from mlplatform.console import console, err_console
 from mlplatform.credentials import Credentials
 from mlplatform.errors import PlatformError
@@ -18,6 +19,9 @@ from mlplatform.runtime.local import LocalPlatform
 from mlplatform.tools import Installer
 
 app = typer.Typer(help="The ML platform on one machine: setup, up, down, status, logs.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+
+app.add_typer(connectors_app, name="connectors")
 
 ServiceNames = Annotated[
     list[str] | None,

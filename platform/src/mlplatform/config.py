@@ -59,6 +59,11 @@ class ConnectSettings(BaseModel):
     metrics_port: int = 9405
     heap: str = "768m"
     group_id: str = "mlp-connect"
+    # A Connect REST API elsewhere (a cluster's) for `mlp connectors`; unset means the local worker.
+    url: str | None = None
+    username: str | None = None
+    password: SecretStr | None = None
+    ca_cert: Path | None = None
 
 
 class MlflowSettings(BaseModel):

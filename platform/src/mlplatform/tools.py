@@ -199,6 +199,9 @@ class Installer:
         (staging / ".complete").touch()
         shutil.rmtree(home, ignore_errors=True)
         staging.rename(home)
+        for stale in home.parent.iterdir():  # earlier pins; a running platform keeps its open jars
+            if stale != home:
+                shutil.rmtree(stale, ignore_errors=True)
 
     def go_tool(self, name: str, package: str, version: str, target: Path) -> None:
         if target.exists():
@@ -233,6 +236,8 @@ class Installer:
                 "mvn",
                 "-B",
                 "-q",
+                "--settings",
+                str(KAFKA_RUNTIME / "maven-settings.xml"),
                 "-f",
                 str(pom),
                 "org.apache.maven.plugins:maven-dependency-plugin:3.8.1:copy-dependencies",

@@ -1,8 +1,9 @@
 """A Kafka Connect worker in distributed mode, its REST API open to data engineers.
 
-Connector secrets are never written into connector configs: the worker has the `env` and `file`
-config providers, and receives the platform's credentials as environment variables that
-connector definitions reference as `${env:PLATFORM_POSTGRES_PASSWORD}`.
+Connector definitions hold neither secrets nor addresses: the worker has the `env` and `file`
+config providers and receives where the platform's services are, and their credentials, as
+`PLATFORM_*` environment variables that definitions reference as `${env:PLATFORM_POSTGRES_PASSWORD}`.
+The chart's Connect cluster gets the same variables from Secrets, so one definition serves both.
 """
 
 from __future__ import annotations
@@ -11,9 +12,6 @@ import httpx
 
 from mlplatform.runtime.service import Endpoint, Port, write_if_changed
 from mlplatform.runtime.services.jvm import JavaService
-
-#: Variables the worker exports to connector configs through the `env` config provider.
-SECRET_VARIABLES = ("PLATFORM_POSTGRES_PASSWORD", "PLATFORM_S3_ACCESS_KEY", "PLATFORM_S3_SECRET_KEY")
 
 
 class Connect(JavaService):
@@ -76,17 +74,17 @@ class Connect(JavaService):
         return [self.config_file]
 
     def environment(self) -> dict[str, str]:
-        return dict(
-            zip(
-                SECRET_VARIABLES,
-                (
-                    self.credentials.postgres_password().get_secret_value(),
-                    self.settings.minio.root_user,
-                    self.credentials.minio_password().get_secret_value(),
-                ),
-                strict=True,
-            )
-        )
+        """What connector definitions may reference through the `env` config provider."""
+        pg, host = self.settings.postgres, self.settings.host
+        return {
+            "PLATFORM_POSTGRES_HOST": host,
+            "PLATFORM_POSTGRES_PORT": str(pg.port),
+            "PLATFORM_POSTGRES_USER": pg.user,
+            "PLATFORM_POSTGRES_PASSWORD": self.credentials.postgres_password().get_secret_value(),
+            "PLATFORM_S3_ENDPOINT": f"http://{host}:{self.settings.minio.port}",
+            "PLATFORM_S3_ACCESS_KEY": self.settings.minio.root_user,
+            "PLATFORM_S3_SECRET_KEY": self.credentials.minio_password().get_secret_value(),
+        }
 
     def is_ready(self) -> bool:
         try:

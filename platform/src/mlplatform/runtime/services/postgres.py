@@ -16,6 +16,10 @@ from psycopg import sql
 
 from mlplatform.errors import PlatformError
 from mlplatform.runtime.service import Endpoint, Port, Service
+from mlplatform.tools import PROJECT_ROOT
+
+#: Per-database schema files run by every `up` (they must be idempotent).
+SCHEMAS = {"warehouse": PROJECT_ROOT / "platform" / "runtimes" / "postgres" / "warehouse.sql"}
 
 
 class Postgres(Service):
@@ -115,6 +119,10 @@ class Postgres(Service):
             for database in self.settings.postgres.databases:
                 if database not in existing:
                     conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        for database, schema in SCHEMAS.items():
+            if database in self.settings.postgres.databases:
+                with psycopg.connect(self.credentials.postgres_dsn(database), autocommit=True) as conn:
+                    conn.execute(schema.read_text())
 
     def endpoints(self) -> list[Endpoint]:
         pg = self.settings.postgres

@@ -1,0 +1,1 @@
+"""Kafka Connect connectors as code: definitions in files, applied over Connect's REST API."""
