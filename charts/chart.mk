@@ -1,0 +1,132 @@
+# Targets of the platform's Helm charts. Included by the top-level Makefile; also works alone:
+#   make -f charts/chart.mk install KUBE_CONTEXT=kind-mlp PROFILE=dev
+# PROFILE picks values/<profile>.yaml (and values/prereqs/<profile>.yaml); several profiles are
+# applied in order when comma-separated, e.g. PROFILE=prod,airgapped.
+
+HELM ?= $(HOME)/.cache/mlp/tools/helm-v3.22.0/helm
+PYTHON ?= platform/.venv/bin/python
+KUBECTL ?= kubectl
+PROFILE ?= dev
+KUBE_CONTEXT ?=
+KUBE_VERSION ?= 1.33.0
+RELEASE ?= mlp
+NAMESPACE ?= mlp
+PREREQS_RELEASE ?= mlp-prereqs
+PREREQS_NAMESPACE ?= mlp-system
+TIMEOUT ?= 20m
+VENDOR_DIR ?= charts/.vendor
+SMOKE_CURL_IMAGE ?= curlimages/curl:8.11.1
+
+CHART_UMBRELLA := charts/mlplatform
+CHART_PREREQS := charts/mlplatform-prereqs
+CHART_RENDER := $(PYTHON) charts/scripts/render.py
+comma := ,
+PROFILES := $(subst $(comma), ,$(PROFILE))
+UMBRELLA_VALUES := $(foreach p,$(PROFILES),-f values/$(p).yaml)
+PREREQS_VALUES := $(foreach p,$(PROFILES),$(if $(wildcard values/prereqs/$(p).yaml),-f values/prereqs/$(p).yaml))
+KCTX = --kube-context $(KUBE_CONTEXT)
+# Installs/upgrades roll back by themselves when they fail or time out (Helm 3: --atomic).
+HELM_APPLY = upgrade --install --wait --timeout $(TIMEOUT) --atomic --create-namespace
+
+.PHONY: chart-deps chart-context install chart-prereqs chart-platform chart-smoke uninstall template \
+	chart-lint chart-status footprint vendor chart-test
+
+## chart-deps: add the chart repositories and build both charts' dependencies (needs the internet)
+chart-deps:
+	$(HELM) repo add min https://charts.min.io/ --force-update >/dev/null
+	$(HELM) repo add apache-airflow https://airflow.apache.org --force-update >/dev/null
+	$(HELM) repo add cnpg https://cloudnative-pg.github.io/charts --force-update >/dev/null
+	$(HELM) repo add seldon https://storage.googleapis.com/seldon-charts --force-update >/dev/null
+	$(HELM) dependency build $(CHART_PREREQS)
+	$(HELM) dependency build $(CHART_UMBRELLA)
+
+# Refuses to touch a cluster until the context is named (KUBE_CONTEXT=...) or typed in at a prompt.
+chart-context:
+	@if [ -z "$(KUBE_CONTEXT)" ]; then \
+	  current=$$($(KUBECTL) config current-context 2>/dev/null); \
+	  if [ -t 0 ]; then \
+	    printf 'KUBE_CONTEXT is not set. Current context: %s\nType the context to use: ' "$$current"; \
+	    read answer; \
+	    if [ -z "$$answer" ] || [ "$$answer" != "$$current" ]; then \
+	      echo "Not confirmed; rerun with KUBE_CONTEXT=<context>."; exit 1; fi; \
+	  else echo "KUBE_CONTEXT is required (e.g. KUBE_CONTEXT=kind-mlp)."; exit 1; fi; \
+	fi
+	$(eval KUBE_CONTEXT := $(or $(KUBE_CONTEXT),$(shell $(KUBECTL) config current-context)))
+	@echo "Using Kubernetes context $(KUBE_CONTEXT), profile $(PROFILE)"
+
+## install: dependencies, then prerequisites (operators + CRDs) and the platform, each waited for
+## with rollback on failure, then a readiness smoke check of every component
+install: chart-context chart-deps chart-prereqs chart-platform chart-smoke
+
+chart-prereqs: chart-context
+	$(HELM) $(HELM_APPLY) $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) $(CHART_PREREQS) $(PREREQS_VALUES)
+
+chart-platform: chart-context
+	$(HELM) $(HELM_APPLY) $(KCTX) -n $(NAMESPACE) $(RELEASE) $(CHART_UMBRELLA) $(UMBRELLA_VALUES)
+
+## chart-smoke: wait for every component to report ready (operators, Kafka, Connect, PostgreSQL,
+## MinIO, MLflow, Airflow, Faust, monitoring)
+chart-smoke: chart-context
+	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait deployment --all --for=condition=Available --timeout=5m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafka/$(RELEASE) --for=condition=Ready --timeout=10m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkanodepool --all --for=condition=Ready --timeout=5m || true
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkatopic --all --for=condition=Ready --timeout=5m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkauser --all --for=condition=Ready --timeout=5m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkaconnect/$(RELEASE) --for=condition=Ready --timeout=15m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait cluster.postgresql.cnpg.io/$(RELEASE)-pg --for=condition=Ready --timeout=10m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait database.postgresql.cnpg.io --all --for=jsonpath='{.status.applied}'=true --timeout=5m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait deployment --all --for=condition=Available --timeout=10m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait statefulset --all --for=jsonpath='{.status.readyReplicas}'=1 --timeout=10m || true
+	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait prometheus --all --for=condition=Available --timeout=5m
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) run mlp-smoke-mlflow --rm -i --restart=Never --quiet \
+	  --image=$(SMOKE_CURL_IMAGE) --overrides='{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":100,"seccompProfile":{"type":"RuntimeDefault"}}}}' \
+	  -- curl -fsS http://$(RELEASE)-mlflow.$(NAMESPACE).svc:5000/health
+	@echo "All platform components are ready."
+
+## uninstall: remove the platform, then the prerequisites (CRDs, PVCs and kept Secrets stay)
+uninstall: chart-context
+	-$(HELM) uninstall $(KCTX) -n $(NAMESPACE) $(RELEASE) --wait --timeout $(TIMEOUT)
+	-$(HELM) uninstall $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) --wait --timeout $(TIMEOUT)
+	@echo "CRDs (from the charts' crds/), PVCs and Secrets marked keep were left in place; see charts/README.md."
+
+## template: render both charts for PROFILE (stand-in subcharts where archives are absent)
+template:
+	@$(CHART_RENDER) template --chart prereqs --profile $(PROFILE)
+	@$(CHART_RENDER) template --chart umbrella --profile $(PROFILE)
+
+## chart-lint: helm lint of every chart with every profile
+chart-lint:
+	@set -e; for chart in prereqs umbrella; do \
+	  dir=$$($(CHART_RENDER) prepare --chart $$chart); \
+	  for profile in dev prod airgapped prod,airgapped; do \
+	    files=""; for p in $$(echo $$profile | tr ',' ' '); do \
+	      if [ $$chart = prereqs ]; then f=values/prereqs/$$p.yaml; else f=values/$$p.yaml; fi; \
+	      [ -f $$f ] && files="$$files -f $$f"; done; \
+	    echo "== helm lint $$chart ($$profile)"; \
+	    $(HELM) lint --strict $$dir --kube-version $(KUBE_VERSION) $$files; \
+	  done; \
+	done
+
+## chart-status: the releases and the readiness of every platform resource
+chart-status: chart-context
+	$(HELM) status $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) --show-resources=false | head -n 8
+	$(HELM) status $(KCTX) -n $(NAMESPACE) $(RELEASE) | head -n 8
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) get kafka,kafkanodepool,kafkaconnect,kafkatopic,kafkauser,cluster.postgresql.cnpg.io,database.postgresql.cnpg.io
+	$(KUBECTL) $(KCTX) -n $(NAMESPACE) get deployments,statefulsets,pods
+	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) get deployments,statefulsets
+
+## footprint: summed CPU/memory requests per profile of the objects that render
+footprint:
+	@$(CHART_RENDER) footprint --profile dev,prod,airgapped
+
+## vendor: download every dependency archive (for air-gapped installs) and list every image
+vendor: chart-deps
+	mkdir -p $(VENDOR_DIR)
+	cp $(CHART_PREREQS)/charts/*.tgz $(CHART_UMBRELLA)/charts/*.tgz $(VENDOR_DIR)/
+	@echo "Chart archives in $(VENDOR_DIR):"; ls -1 $(VENDOR_DIR)
+	@echo "Images of profile $(PROFILE) (mirror them into your registry):"
+	@$(CHART_RENDER) images --profile $(PROFILE) | tee $(VENDOR_DIR)/images-$(subst $(comma),-,$(PROFILE)).txt
+
+## chart-test: the chart tests (pytest)
+chart-test:
+	$(PYTHON) -m pytest tests/charts -q

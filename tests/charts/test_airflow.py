@@ -1,0 +1,80 @@
+"""Airflow: subchart wiring and the chart's own Airflow objects (templates/airflow/)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from urllib.parse import urlsplit
+
+import yaml
+
+
+def decoded(secret: dict, key: str) -> str:
+    return base64.b64decode(secret["data"][key]).decode()
+
+
+def test_kubernetes_executor_without_bundled_postgres(chart_values):
+    airflow = chart_values["mlplatform"]["airflow"]
+    assert airflow["executor"] == "KubernetesExecutor"
+    assert airflow["postgresql"]["enabled"] is False
+    assert airflow["dags"]["gitSync"]["enabled"] is True and airflow["dags"]["gitSync"]["repo"]
+
+
+def test_remote_logs_go_to_minio_through_the_task_secret(dev, chart_values):
+    values = chart_values["mlplatform"]
+    logging = values["airflow"]["config"]["logging"]
+    assert logging["remote_logging"] == "True" and logging["remote_base_log_folder"].startswith("s3://")
+    bucket = urlsplit(logging["remote_base_log_folder"]).netloc
+    assert bucket in {b["name"] for b in values["minio"]["buckets"]}
+    secret = dev.get("Secret", values["airflowTasks"]["envSecretName"])
+    conn = json.loads(decoded(secret, f"AIRFLOW_CONN_{logging['remote_log_conn_id'].upper()}"))
+    assert conn["conn_type"] == "aws"
+    assert conn["extra"]["endpoint_url"] == "http://mlp-minio.mlp.svc:9000"
+    assert conn["password"] == decoded(dev.get("Secret", "mlp-minio-users"), conn["login"])
+
+
+def test_task_pods_get_mlflow_and_minio_settings_from_a_secret(dev, chart_values):
+    values = chart_values["mlplatform"]
+    env_from = yaml.safe_load(values["airflow"]["extraEnvFrom"])
+    assert env_from == [{"secretRef": {"name": values["airflowTasks"]["envSecretName"]}}]
+    secret = dev.get("Secret", values["airflowTasks"]["envSecretName"])
+    assert decoded(secret, "MLFLOW_TRACKING_URI") == "http://mlp-mlflow.mlp.svc:5000"
+    dev.get("Service", "mlp-mlflow")
+    assert decoded(secret, "AWS_ACCESS_KEY_ID") == "airflow"
+    assert decoded(secret, "MLFLOW_S3_ENDPOINT_URL") == decoded(secret, "AWS_ENDPOINT_URL")
+
+
+def test_metadata_connection_uses_the_airflow_database_role(dev, chart_values):
+    values = chart_values["mlplatform"]["airflow"]
+    url = urlsplit(decoded(dev.get("Secret", values["data"]["metadataSecretName"]), "connection"))
+    (cluster,) = dev.of_kind("Cluster")
+    assert url.scheme == "postgresql" and url.path == "/airflow"
+    assert url.hostname == f"{cluster['metadata']['name']}-rw.mlp.svc" and url.port == 5432
+    role = dev.get("Secret", "mlp-pg-airflow")
+    assert url.username == decoded(role, "username") and url.password == decoded(role, "password")
+
+
+def test_airflow_keys_are_generated_secrets(dev, chart_values):
+    values = chart_values["mlplatform"]["airflow"]
+    fernet = decoded(dev.get("Secret", values["fernetKeySecretName"]), "fernet-key")
+    assert len(base64.urlsafe_b64decode(fernet)) == 32, "a Fernet key is 32 url-safe base64 bytes"
+    assert len(decoded(dev.get("Secret", values["apiSecretKeySecretName"]), "api-secret-key")) >= 32
+    assert len(decoded(dev.get("Secret", values["jwtSecretName"]), "jwt-secret")) >= 32
+
+
+def test_dag_tasks_may_start_pods_only_in_their_namespace(dev, chart_values):
+    account = chart_values["mlplatform"]["airflow"]["workers"]["serviceAccount"]
+    assert account["create"] is False
+    dev.get("ServiceAccount", account["name"])
+    role = dev.get("Role", "mlp-airflow-task-pods")
+    assert role["metadata"]["namespace"] == "mlp"
+    pods = next(r for r in role["rules"] if r["resources"] == ["pods"])
+    assert "create" in pods["verbs"] and "*" not in pods["verbs"]
+    binding = dev.get("RoleBinding", "mlp-airflow-task-pods")
+    assert binding["roleRef"] == {
+        "apiGroup": "rbac.authorization.k8s.io",
+        "kind": "Role",
+        "name": "mlp-airflow-task-pods",
+    }
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": "mlp"}]
+    assert not dev.of_kind("ClusterRole") and not dev.of_kind("ClusterRoleBinding")
