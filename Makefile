@@ -43,7 +43,13 @@ status: bootstrap ## Health of each local service
 logs: bootstrap ## Log of one service: make logs SERVICE=kafka
 	@$(MLP) logs $(SERVICE)
 
-test: setup ## Run the test suite against real services
+# Each component's unit tests run in its own environment; tests/ runs against real services.
+UNIT_TEST_ENVS := streaming pipelines pipelines/promoter
+
+test: setup ## Run the test suite: every component's unit tests, then tests/ against real services
+	@for project in $(UNIT_TEST_ENVS); do \
+	  echo "== unit tests of $$project"; $$project/.venv/bin/pytest -q -p no:cacheprovider $$project/tests || exit 1; \
+	done
 	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
 
 lint: bootstrap chart-lint ## Ruff, mypy and helm lint

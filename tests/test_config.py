@@ -61,3 +61,11 @@ def test_supervisor_config_holds_no_secret(tmp_path: Path) -> None:
         assert secret.get_secret_value() not in text
     assert "[program:postgres]" in text and "stopsignal=INT" in text
     assert stat.S_IMODE(supervisor.config_file.stat().st_mode) == 0o600
+
+
+def test_every_service_port_is_a_setting_an_isolated_instance_moves() -> None:
+    settings = Settings()
+    declared = {port.setting for service in services.build(settings) for port in service.ports()}
+    from mlplatform.config import port_settings
+
+    assert declared <= set(port_settings())

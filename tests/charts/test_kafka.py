@@ -130,3 +130,21 @@ def test_connect_may_read_only_the_debezium_secret(dev):
     binding = dev.get("RoleBinding", "mlp-connect-secrets")
     assert binding["subjects"][0]["name"] == "mlp-connect"
     dev.get("Secret", "mlp-pg-debezium")
+
+
+def test_connect_offers_connector_definitions_the_same_variables_as_the_local_worker(platform, tmp_path):
+    """One connector definition serves both: ${env:PLATFORM_*} must resolve in the cluster as locally."""
+    from mlplatform.config import Settings
+    from mlplatform.runtime.services.connect import Connect
+
+    (connect,) = platform.of_kind("KafkaConnect")
+    config = connect["spec"]["config"]
+    assert "env" in config["config.providers"].split(",")
+    assert config["config.providers.env.class"] == "org.apache.kafka.common.config.provider.EnvVarConfigProvider"
+    env = {e["name"]: e for e in connect["spec"]["template"]["connectContainer"]["env"]}
+    local = Connect(Settings(home=tmp_path)).environment()
+    assert set(local) <= set(env)
+    for name in ("PLATFORM_POSTGRES_PASSWORD", "PLATFORM_S3_SECRET_KEY"):
+        assert "secretKeyRef" in env[name]["valueFrom"] and "value" not in env[name], name
+    plugins = {p["name"] for p in connect["spec"]["build"]["plugins"]}
+    assert {"debezium-postgres", "debezium-jdbc"} <= plugins

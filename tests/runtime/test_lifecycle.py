@@ -11,6 +11,7 @@ import psutil
 from kafka import KafkaProducer
 from mlflow import MlflowClient
 from mlplatform.config import Settings
+from mlplatform.runtime import services
 
 from tests.conftest import isolated_environment, run_mlp
 from tests.runtime.helpers import connector_running, consume, unique, wait_for
@@ -39,14 +40,7 @@ def port_free(port: int) -> bool:
 
 def test_status_json_reports_every_service_ready(platform: Settings) -> None:
     rows = json.loads(run_mlp("status", "--json").stdout)
-    assert [row["name"] for row in rows] == [
-        "postgres",
-        "minio",
-        "kafka",
-        "connect",
-        "mlflow",
-        "prometheus",
-    ]
+    assert [row["name"] for row in rows] == list(services.NAMES)
     assert all(row["ready"] and row["state"] == "RUNNING" and row["pid"] > 0 for row in rows), rows
 
 

@@ -26,8 +26,13 @@ def test_mlflow_target_is_up(platform: Settings) -> None:
 
 def test_every_component_with_metrics_is_scraped(platform: Settings) -> None:
     expected = {"prometheus", "mlflow", "minio", "kafka", "kafka-connect"}
-    wait_for(
-        lambda: all(target_health(platform).get(job) == "up" for job in expected),
-        90,
-        f"targets {sorted(expected)} to be up",
-    )
+    health: dict[str, str] = {}
+
+    def all_up() -> bool:
+        health.update(target_health(platform))
+        return all(health.get(job) == "up" for job in expected)
+
+    try:
+        wait_for(all_up, 120, f"targets {sorted(expected)} to be up")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; health by job: {health}") from None

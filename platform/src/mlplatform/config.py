@@ -14,6 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mlplatform.observability.settings import ModelExporterSettings
+
 ENV_PREFIX = "MLP_"
 ENV_NESTED_DELIMITER = "__"
 
@@ -72,6 +74,20 @@ class MlflowSettings(BaseModel):
     workers: int = 1
 
 
+class StreamingSettings(BaseModel):
+    """Local settings of the stream processors; they read the same `MLP_STREAMING__*` variables themselves."""
+
+    features_metrics_port: int = 9410
+    scoring_metrics_port: int = 9411
+    model_name: str = "fraud-detector"
+
+
+class ModelServerSettings(BaseModel):
+    port: int = 8080
+    grpc_port: int = 8081
+    metrics_port: int = 8082
+
+
 class PrometheusSettings(BaseModel):
     port: int = 9090
     scrape_interval: str = "5s"
@@ -86,13 +102,16 @@ class Settings(BaseSettings):
     home: Path = Field(default_factory=_default_home, description="Data, logs, secrets, run files.")
     cache_dir: Path = Field(default_factory=_default_cache, description="Downloaded and built tools.")
     host: str = "127.0.0.1"
-    ready_timeout: float = Field(default=180.0, description="Seconds a service may take to become ready.")
+    ready_timeout: float = Field(default=240.0, description="Seconds a service may take to become ready.")
 
     postgres: PostgresSettings = PostgresSettings()
     minio: MinioSettings = MinioSettings()
     kafka: KafkaSettings = KafkaSettings()
     connect: ConnectSettings = ConnectSettings()
     mlflow: MlflowSettings = MlflowSettings()
+    model_server: ModelServerSettings = ModelServerSettings()
+    streaming: StreamingSettings = StreamingSettings()
+    model_exporter: ModelExporterSettings = ModelExporterSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
 
     @property
@@ -133,3 +152,13 @@ def _env_value(value: object) -> str:
 def setting_env_name(path: str) -> str:
     """`kafka.port` -> `MLP_KAFKA__PORT`: the variable a user sets to change a setting."""
     return ENV_PREFIX + path.replace(".", ENV_NESTED_DELIMITER).upper()
+
+
+def port_settings() -> list[str]:
+    """Dotted names of every port setting (`kafka.port`, …): what an isolated instance must move."""
+    names = []
+    for section, field in Settings.model_fields.items():
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            names += [f"{section}.{name}" for name in annotation.model_fields if name.endswith("port")]
+    return names

@@ -24,7 +24,12 @@ from mlplatform.errors import PlatformError, ToolMissing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 KAFKA_RUNTIME = PROJECT_ROOT / "platform" / "runtimes" / "kafka"
-PYTHON_ENVS = {"mlflow": PROJECT_ROOT / "platform" / "runtimes" / "mlflow"}
+#: Each deployable Python component's own locked project, by the name services refer to it with.
+PYTHON_ENVS = {
+    "mlflow": PROJECT_ROOT / "platform" / "runtimes" / "mlflow",
+    "mlserver": PROJECT_ROOT / "platform" / "runtimes" / "mlserver",
+    "streaming": PROJECT_ROOT / "streaming",
+}
 
 
 @dataclass(frozen=True)
@@ -95,11 +100,8 @@ class Toolchain:
 
     def check(self) -> None:
         """Raise ToolMissing naming the first absent tool the local runtime needs."""
-        missing = [
-            str(path)
-            for path in (self.kafka_home / "lib", self.minio, self.python_env("mlflow") / "bin" / "mlflow")
-            if not path.exists()
-        ]
+        needed = [self.kafka_home / "lib", self.minio, *(self.python_env(name) / "bin" for name in PYTHON_ENVS)]
+        missing = [str(path) for path in needed if not path.exists()]
         if missing:
             raise ToolMissing(f"Tools are missing ({', '.join(missing)}). Run `make setup` first.")
         _ = (self.postgres_bin, self.prometheus, self.java)
@@ -224,7 +226,7 @@ class Installer:
             raise ToolMissing("uv is not on PATH. Run `make setup`, which installs it.")
         self._run(
             f"env-{name}",
-            [uv, "sync", "--locked", "--no-dev", "--project", str(project)],
+            [uv, "sync", "--locked", "--project", str(project)],
             f"Python environment for {name}",
         )
 

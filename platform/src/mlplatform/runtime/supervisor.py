@@ -101,7 +101,13 @@ class Supervisor:
         """supervisord's view of one program: statename, pid, description…; STOPPED when it is not running."""
         if not self.is_running():
             return {"name": name, "statename": "STOPPED", "pid": 0, "description": "supervisord not running"}
-        return cast(dict[str, Any], self._rpc().supervisor.getProcessInfo(name))
+        try:
+            return cast(dict[str, Any], self._rpc().supervisor.getProcessInfo(name))
+        except xmlrpc.client.Fault as fault:
+            if "BAD_NAME" not in fault.faultString:
+                raise
+            # A service added since supervisord started; `ensure_running` registers it.
+            return {"name": name, "statename": "STOPPED", "pid": 0, "description": "not yet registered"}
 
     def leftover_processes(self) -> list[psutil.Process]:
         """Processes of this instance still alive (children that escaped their process group)."""

@@ -6,10 +6,24 @@ from mlplatform.runtime.services.connect import Connect
 from mlplatform.runtime.services.kafka import Kafka
 from mlplatform.runtime.services.minio import Minio
 from mlplatform.runtime.services.mlflow import Mlflow
+from mlplatform.runtime.services.model_exporter import ModelExporter
+from mlplatform.runtime.services.model_server import ModelServer
 from mlplatform.runtime.services.postgres import Postgres
 from mlplatform.runtime.services.prometheus import Prometheus
+from mlplatform.runtime.services.stream_processors import FeatureProcessor, ScoringProcessor
 
-ALL: tuple[type[Service], ...] = (Postgres, Minio, Kafka, Connect, Mlflow, Prometheus)
+ALL: tuple[type[Service], ...] = (
+    Postgres,
+    Minio,
+    Kafka,
+    Connect,
+    Mlflow,
+    ModelServer,
+    FeatureProcessor,
+    ScoringProcessor,
+    ModelExporter,
+    Prometheus,
+)
 NAMES = tuple(service.name for service in ALL)
 
 

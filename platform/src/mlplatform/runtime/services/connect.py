@@ -16,6 +16,7 @@ from mlplatform.runtime.services.jvm import JavaService
 
 class Connect(JavaService):
     name = "connect"
+    jmx_rules = "connect.yaml"
     main_class = "org.apache.kafka.connect.cli.ConnectDistributed"
 
     @property

@@ -16,6 +16,7 @@ from mlplatform.runtime.services.jvm import JavaService
 
 class Kafka(JavaService):
     name = "kafka"
+    jmx_rules = "kafka.yaml"
     main_class = "kafka.Kafka"
 
     @property

@@ -1,12 +1,56 @@
-"""Prometheus scraping every local component that serves metrics, as the chart's monitors do."""
+"""Prometheus scraping every local component that serves metrics, with the chart's alert rules.
+
+The scrape list is data (`TARGETS`): a job, the setting holding its port and the metrics path. A target
+whose setting is not declared (a component this platform does not run) is left out, so adding a component
+is one line. Every target carries `namespace="mlp"`, the label the chart's monitors add in the cluster, so
+the same dashboards and rules work on a laptop.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
+from mlplatform.config import Settings
+from mlplatform.observability.paths import rule_files
 from mlplatform.runtime.service import Endpoint, Port, Service, write_if_changed
+
+#: The release namespace of the chart's defaults; dashboards select it by default.
+NAMESPACE = "mlp"
+
+
+@dataclass(frozen=True)
+class ScrapeTarget:
+    job: str
+    #: Dotted path of the setting with the port, e.g. "kafka.metrics_port".
+    port_setting: str
+    path: str = "/metrics"
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def port(self, settings: Settings) -> int | None:
+        value: Any = settings
+        for part in self.port_setting.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return value if isinstance(value, int) else None
+
+
+TARGETS: tuple[ScrapeTarget, ...] = (
+    ScrapeTarget("prometheus", "prometheus.port"),
+    ScrapeTarget("mlflow", "mlflow.port"),
+    ScrapeTarget("minio", "minio.port", "/minio/v2/metrics/cluster"),
+    ScrapeTarget("kafka", "kafka.metrics_port"),
+    ScrapeTarget("kafka-connect", "connect.metrics_port"),
+    ScrapeTarget("model-exporter", "model_exporter.port"),
+    ScrapeTarget("model-server", "model_server.metrics_port"),
+    ScrapeTarget("stream-features", "streaming.features_metrics_port"),
+    ScrapeTarget("stream-scoring", "streaming.scoring_metrics_port"),
+    ScrapeTarget("airflow-statsd", "statsd_exporter.port"),
+)
 
 
 class Prometheus(Service):
@@ -16,31 +60,38 @@ class Prometheus(Service):
         return [Port("prometheus.port", self.settings.prometheus.port)]
 
     def scrape_targets(self) -> dict[str, tuple[int, str]]:
-        """Job name -> (port, metrics path)."""
-        s = self.settings
-        return {
-            "prometheus": (s.prometheus.port, "/metrics"),
-            "mlflow": (s.mlflow.port, "/metrics"),
-            "minio": (s.minio.port, "/minio/v2/metrics/cluster"),
-            "kafka": (s.kafka.metrics_port, "/metrics"),
-            "kafka-connect": (s.connect.metrics_port, "/metrics"),
-        }
+        """Job name -> (port, metrics path), for the targets whose port setting exists."""
+        found: dict[str, tuple[int, str]] = {}
+        for target in TARGETS:
+            port = target.port(self.settings)
+            if port is not None:
+                found[target.job] = (port, target.path)
+        return found
 
-    def prepare(self) -> None:
-        super().prepare()
+    def config(self) -> dict[str, Any]:
         interval = self.settings.prometheus.scrape_interval
-        config = {
+        labels = {t.job: t.labels for t in TARGETS}
+        return {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
+            "rule_files": [str(path) for path in rule_files()],
             "scrape_configs": [
                 {
                     "job_name": job,
                     "metrics_path": path,
-                    "static_configs": [{"targets": [f"{self.settings.host}:{port}"]}],
+                    "static_configs": [
+                        {
+                            "targets": [f"{self.settings.host}:{port}"],
+                            "labels": {"namespace": NAMESPACE, **labels.get(job, {})},
+                        }
+                    ],
                 }
                 for job, (port, path) in self.scrape_targets().items()
             ],
         }
-        write_if_changed(self.config_file, yaml.safe_dump(config, sort_keys=False))
+
+    def prepare(self) -> None:
+        super().prepare()
+        write_if_changed(self.config_file, yaml.safe_dump(self.config(), sort_keys=False))
 
     @property
     def config_file(self) -> Path:

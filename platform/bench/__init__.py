@@ -1,0 +1,1 @@
+"""Benchmarks of the platform CLI (`make bench`); printed as ratios, never asserted."""

@@ -1,0 +1,1 @@
+"""The platform's stream processors: transaction features (windowed aggregates) and online model scoring."""

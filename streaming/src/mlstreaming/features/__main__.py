@@ -1,0 +1,3 @@
+from mlstreaming.features.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""The scoring processor: feature vectors scored by the served model over the V2 inference protocol."""

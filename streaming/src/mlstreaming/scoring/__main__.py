@@ -1,0 +1,3 @@
+from mlstreaming.scoring.main import main
+
+main()

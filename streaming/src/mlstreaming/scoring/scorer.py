@@ -1,0 +1,83 @@
+"""Scoring one micro-batch: request id, retries with backoff (tenacity) inside the breaker, metrics."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from mlstreaming.metrics import BATCH_SIZE, BREAKER_OPEN, ERRORS, MODEL_CALL_SECONDS
+from mlstreaming.scoring.breaker import CircuitOpen, ModelBreaker
+from mlstreaming.scoring.client import Inference, ModelCallError, V2Client
+
+REQUEST_NAMESPACE = uuid.UUID("4c1f7c52-4c54-4a8e-9a0e-2b1d5e1f3a77")
+
+
+def request_id(vector_ids: Sequence[str]) -> str:
+    """Deterministic per batch: a replayed batch sends the same id, so the prediction log can spot repeats."""
+    return str(uuid.uuid5(REQUEST_NAMESPACE, "\n".join(vector_ids)))
+
+
+class Scorer:
+    def __init__(
+        self,
+        client: V2Client,
+        *,
+        processor: str,
+        attempts: int,
+        backoff_seconds: float,
+        breaker_threshold: int,
+        breaker_reset_seconds: float,
+    ) -> None:
+        self.client = client
+        self.processor = processor
+        self.attempts = attempts
+        self.backoff_seconds = backoff_seconds
+        model = client.model_name
+        self.breaker = ModelBreaker(
+            f"model:{model}",
+            breaker_threshold,
+            breaker_reset_seconds,
+            on_change=lambda is_open: BREAKER_OPEN.labels(processor, model).set(int(is_open)),
+        )
+        BREAKER_OPEN.labels(processor, model).set(0)
+
+    async def score(
+        self, vector_ids: Sequence[str], columns: Sequence[str], rows: Sequence[Sequence[float]]
+    ) -> Inference:
+        """Predictions for `rows`, or ModelCallError (CircuitOpen while the breaker is open)."""
+        rid = request_id(vector_ids)
+        BATCH_SIZE.labels(self.processor, self.client.model_name).observe(len(rows))
+        try:
+            return await self.breaker.call(lambda: self._with_retries(rid, columns, rows))
+        except CircuitOpen:
+            ERRORS.labels(self.processor, "circuit_open").inc()
+            raise
+
+    async def _with_retries(self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self.attempts),
+            wait=wait_exponential(multiplier=self.backoff_seconds, max=5),
+            retry=retry_if_exception(lambda exc: isinstance(exc, ModelCallError) and exc.retryable),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await self._timed(rid, columns, rows)
+        raise AssertionError("unreachable: tenacity reraises the last error")
+
+    async def _timed(self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
+        started = time.perf_counter()
+        outcome = "ok"
+        try:
+            return await self.client.infer(rid, columns, rows)
+        except ModelCallError as exc:
+            outcome = exc.reason
+            ERRORS.labels(self.processor, exc.reason).inc()
+            raise
+        finally:
+            MODEL_CALL_SECONDS.labels(self.processor, self.client.model_name, outcome).observe(
+                time.perf_counter() - started
+            )

@@ -1,0 +1,126 @@
+"""The scoring processor against a real MLServer: predictions, the prediction log, and the circuit breaker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.streaming.helpers import (
+    Streams,
+    TopicReader,
+    create_topic,
+    produce,
+    wait_until,
+)
+from tests.streaming.mlserver import MLSERVER_BIN, THRESHOLD, MLServer
+
+
+def vector(vid: str, account: str, amount: float) -> bytes:
+    # The model was trained with 1.0 in every window column: only the amount decides.
+    window = {"count": 1, "sum": 1.0, "mean": 1.0, "max": 1.0}
+    return json.dumps(
+        {
+            "id": vid,
+            "account_id": account,
+            "transaction_id": int(vid.rsplit("-", 1)[1]),
+            "event_time": "2026-01-01T00:00:00+00:00",
+            "amount": amount,
+            "windows": {"tumbling": window, "hopping": window},
+        }
+    ).encode()
+
+
+@pytest.fixture
+def mlserver(tmp_path: Path) -> Iterator[MLServer]:
+    if not (MLSERVER_BIN / "mlserver").exists():
+        pytest.fail(f"{MLSERVER_BIN} is missing: run `uv sync --locked --project platform/runtimes/mlserver`")
+    (tmp_path / "mlserver").mkdir()
+    server = MLServer(tmp_path / "mlserver", "fraud-test", "v7")
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_away(
+    streams: Streams, mlserver: MLServer
+) -> None:
+    streams.extra.update(
+        {
+            "MLP_STREAMING__MODEL_URL": mlserver.url,
+            "MLP_STREAMING__MODEL_NAME": mlserver.name,
+            "MLP_STREAMING__BATCH_SIZE": "4",
+            "MLP_STREAMING__BATCH_TIMEOUT_SECONDS": "0.3",
+            "MLP_STREAMING__MODEL_TIMEOUT_SECONDS": "1",
+            "MLP_STREAMING__MODEL_ATTEMPTS": "2",
+            "MLP_STREAMING__RETRY_BACKOFF_SECONDS": "0.05",
+            "MLP_STREAMING__BREAKER_FAILURE_THRESHOLD": "2",
+            "MLP_STREAMING__BREAKER_RESET_SECONDS": "60",
+        }
+    )
+    features_topic = streams.topic("features")
+    create_topic(streams.settings, features_topic, 1)
+    amounts = [5.0, 250.0, 60.0, 140.0, 180.0, 40.0, 20.0, 333.0, 12.0, 150.0]
+    first = [(b"a", vector(f"v-{i}", f"acct-{i % 3}", a)) for i, a in enumerate(amounts)]
+    produce(streams.settings, features_topic, [*first, (b"bad", b"{oops")])
+    worker = streams.processor("scoring").start()
+
+    predictions = TopicReader(streams.settings, streams.topic("predictions"))
+    log = TopicReader(streams.settings, streams.topic("prediction-log"))
+    dead = TopicReader(streams.settings, streams.topic("dead-letter"))
+    try:
+        predictions.wait(lambda v: len(v) >= len(amounts), 90, "predictions")
+        log.wait(lambda v: len(v) >= len(amounts), 30, "prediction-log records")
+        dead.wait(lambda v: len(v) >= 1, 30, "the malformed vector's dead letter")
+
+        by_id = {p["id"]: p for p in predictions.values}
+        assert {vid: by_id[vid]["prediction"] for vid in by_id} == {
+            f"v-{i}": int(a > THRESHOLD) for i, a in enumerate(amounts)
+        }
+        assert {p["model_name"] for p in predictions.values} == {"fraud-test"}
+        assert {p["model_version"] for p in predictions.values} == {"v7"}
+        logged = {r["id"]: r for r in log.values}
+        assert set(logged) == set(by_id)
+        for vid, record in logged.items():
+            assert record["features"]["id"] == vid
+            assert record["prediction"] == by_id[vid]["prediction"]
+            assert (record["model_name"], record["model_version"]) == (
+                "fraud-test",
+                "v7",
+            )
+            # The id sent with the V2 request, echoed by MLServer (a mismatch would be dead-lettered).
+            assert record["request_id"] == by_id[vid]["request_id"]
+            uuid.UUID(record["request_id"])
+        assert len({r["request_id"] for r in log.values}) >= len(amounts) // 4
+        assert dead.values[0]["reason"] == "invalid_feature_vector"
+
+        mlserver.stop()
+        later = [(b"a", vector(f"v-{100 + i}", "acct-9", 500.0)) for i in range(12)]
+        for record in later:  # one batch per record, so the breaker sees several failed calls
+            produce(streams.settings, features_topic, [record])
+            dead.poll()
+        dead.wait(
+            lambda v: len(v) >= 1 + len(later),
+            90,
+            "unscored vectors to be dead-lettered",
+        )
+        reasons = {d["reason"] for d in dead.values[1:]}
+        assert "circuit_open" in reasons, reasons
+        assert reasons <= {"circuit_open", "model_unreachable", "model_timeout"}
+        assert {d["payload"]["id"] for d in dead.values[1:]} == {f"v-{100 + i}" for i in range(12)}
+        wait_until(
+            lambda: worker.metric("mlp_stream_circuit_breaker_open", processor="scoring") == 1.0,
+            15,
+            "the breaker gauge to show open",
+        )
+        assert worker.metric("mlp_stream_errors_total", processor="scoring", reason="circuit_open")
+        assert worker.metric("mlp_stream_errors_total", processor="scoring", reason="model_unreachable")
+        assert worker.alive, worker.log_tail()
+    finally:
+        predictions.close()
+        log.close()
+        dead.close()
