@@ -18,7 +18,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 SERVICE ?= mlflow
 
-.PHONY: help bootstrap setup up down status logs test lint
+.PHONY: help bootstrap setup up down status logs test bench demo lint
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' Makefile
@@ -33,6 +33,9 @@ setup: bootstrap ## Install every tool and environment (idempotent; slow work is
 
 up: setup ## Start the platform as local processes
 	@$(MLP) up
+
+demo: up ## The main job: data, features, pipeline (train, promote), serving, predictions; run it twice
+	@$(MLP) demo
 
 down: bootstrap ## Stop every local service; data stays
 	@$(MLP) down
@@ -51,6 +54,14 @@ test: setup ## Run the test suite: every component's unit tests, then tests/ aga
 	  echo "== unit tests of $$project"; $$project/.venv/bin/pytest -q -p no:cacheprovider $$project/tests || exit 1; \
 	done
 	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+bench: setup ## Benchmarks, each printed as a ratio against a baseline measured in the same run
+	@echo "== mlp connectors apply (50 definitions): first run vs no-op rerun"
+	@cd platform && .venv/bin/python -m bench.connectors_apply
+	@echo "== feature processor vs raw aiokafka passthrough"
+	@streaming/.venv/bin/python streaming/bench/feature_throughput.py --start-platform --events 5000
+	@echo "== MLServer (V2) vs mlflow models serve, same model"
+	@pipelines/promoter/.venv/bin/python pipelines/promoter/bench/serving_bench.py
 
 lint: bootstrap chart-lint ## Ruff, mypy and helm lint
 	@$(VENV)/bin/ruff check platform/src tests charts/scripts

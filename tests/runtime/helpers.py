@@ -9,7 +9,10 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import httpx
+import psycopg
 from kafka import KafkaConsumer
+from mlplatform.config import Settings
+from mlplatform.credentials import Credentials
 
 T = TypeVar("T")
 
@@ -64,3 +67,21 @@ def connector_running(connect_url: str, name: str) -> dict[str, Any] | None:
         traces = [task.get("trace", "") for task in status["tasks"]] + [status["connector"].get("trace", "")]
         raise AssertionError(f"connector {name} failed: {' | '.join(t for t in traces if t)[:2000]}")
     return status if status["tasks"] and all(state == "RUNNING" for state in states) else None
+
+
+def drop_connector(settings: Settings, credentials: Credentials, name: str) -> None:
+    """Delete a Debezium connector and its replication slot and publication, so WAL is not retained."""
+    httpx.delete(f"http://{settings.host}:{settings.connect.port}/connectors/{name}", timeout=10)
+    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
+        wait_for(
+            lambda: (
+                conn.execute(
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
+                    "WHERE slot_name = %s AND NOT active",
+                    (name,),
+                ).rowcount
+            ),
+            30,
+            "the replication slot to be released",
+        )
+        conn.execute(f"DROP PUBLICATION IF EXISTS pub_{name}")

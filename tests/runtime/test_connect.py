@@ -7,7 +7,7 @@ import psycopg
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
 
-from tests.runtime.helpers import connector_running, consume, unique, wait_for
+from tests.runtime.helpers import connector_running, consume, drop_connector, unique, wait_for
 
 
 def connect_url(settings: Settings) -> str:
@@ -89,16 +89,4 @@ def test_debezium_captures_inserts_without_the_password_in_its_config(
 
     stored = httpx.get(f"{connect_url(platform)}/connectors/{name}/config", timeout=10).json()
     assert stored["database.password"] == "${env:PLATFORM_POSTGRES_PASSWORD}"
-    httpx.delete(f"{connect_url(platform)}/connectors/{name}", timeout=10)
-    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
-        wait_for(
-            lambda: (
-                conn.execute(
-                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s AND NOT active",
-                    (name,),
-                ).rowcount
-            ),
-            30,
-            "the replication slot to be released",
-        )
+    drop_connector(platform, credentials, name)

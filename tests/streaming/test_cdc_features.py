@@ -10,7 +10,7 @@ import yaml
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
 
-from tests.runtime.helpers import connector_running, unique, wait_for
+from tests.runtime.helpers import connector_running, drop_connector, unique, wait_for
 from tests.streaming.helpers import ROOT, Streams, TopicReader
 
 CONNECTOR = ROOT / "connectors" / "transactions-cdc.yaml"
@@ -37,23 +37,6 @@ def register_transactions_cdc(settings: Settings, name: str, prefix: str) -> Non
     response = httpx.put(f"{url}/connectors/{name}/config", json=config, timeout=120)
     assert response.status_code in (200, 201), response.text
     wait_for(lambda: connector_running(url, name), 90, f"connector {name} to run")
-
-
-def drop_connector(settings: Settings, credentials: Credentials, name: str) -> None:
-    httpx.delete(f"http://{settings.host}:{settings.connect.port}/connectors/{name}", timeout=10)
-    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
-        wait_for(
-            lambda: (
-                conn.execute(
-                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots "
-                    "WHERE slot_name = %s AND NOT active",
-                    (name,),
-                ).rowcount
-            ),
-            30,
-            "the replication slot to be released",
-        )
-        conn.execute(f"DROP PUBLICATION IF EXISTS pub_{name}")
 
 
 def test_an_inserted_transaction_becomes_a_feature_vector(streams: Streams, credentials: Credentials) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from typing import Annotated
 
@@ -13,10 +14,11 @@ from mlplatform.config import Settings
 from mlplatform.connectors.cli import app as connectors_app
 from mlplatform.console import console, err_console
 from mlplatform.credentials import Credentials
+from mlplatform.demo import Demo
 from mlplatform.errors import PlatformError
 from mlplatform.runtime import services
 from mlplatform.runtime.local import LocalPlatform
-from mlplatform.tools import Installer
+from mlplatform.tools import Installer, Toolchain
 
 app = typer.Typer(help="The ML platform on one machine: setup, up, down, status, logs.", no_args_is_help=True)
 app.add_typer(connectors_app, name="connectors")
@@ -95,6 +97,26 @@ def logs(
     if not path.exists():
         raise PlatformError(f"No log yet at {path}: has `mlp up` started {name}?")
     subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(path)], check=False)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
+)
+def recipes(ctx: typer.Context) -> None:
+    """Pipeline recipes: `validate`, `show NAME` (the DAG it becomes), `gate NAME` (data-quality check now)."""
+    settings = Settings()
+    python = Toolchain(settings).python_env("pipelines") / "bin" / "python"
+    # The pipelines' own settings for this machine's platform (warehouse, MLflow, Prometheus).
+    env = {**os.environ, **services.get(settings, "airflow").environment()}
+    result = subprocess.run([str(python), "-m", "mlpipelines.cli", *(ctx.args or ["--help"])], env=env, check=False)
+    raise typer.Exit(result.returncode)
+
+
+@app.command()
+def demo() -> None:
+    """The main job end to end: data in, features, pipeline (train, promote), serving, predictions."""
+    settings = Settings()
+    Demo(settings).run()
 
 
 def main() -> None:

@@ -88,6 +88,14 @@ class ModelServerSettings(BaseModel):
     metrics_port: int = 8082
 
 
+class AirflowSettings(BaseModel):
+    port: int = 8280
+    worker_log_port: int = 8793
+    trigger_log_port: int = 8794
+    admin_user: str = "admin"
+    parallelism: int = 4
+
+
 class PrometheusSettings(BaseModel):
     port: int = 9090
     scrape_interval: str = "5s"
@@ -109,6 +117,7 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     connect: ConnectSettings = ConnectSettings()
     mlflow: MlflowSettings = MlflowSettings()
+    airflow: AirflowSettings = AirflowSettings()
     model_server: ModelServerSettings = ModelServerSettings()
     streaming: StreamingSettings = StreamingSettings()
     model_exporter: ModelExporterSettings = ModelExporterSettings()

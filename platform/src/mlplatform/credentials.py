@@ -37,6 +37,10 @@ class Credentials:
             f"password={self.postgres_password().get_secret_value()}"
         )
 
+    def generated(self, name: str) -> SecretStr:
+        """A secret of a service's own (an admin password, a signing key), created on first use."""
+        return self._stored(name)
+
     def _stored(self, name: str) -> SecretStr:
         path = self.location / name
         if not path.exists():

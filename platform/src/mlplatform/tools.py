@@ -29,6 +29,9 @@ PYTHON_ENVS = {
     "mlflow": PROJECT_ROOT / "platform" / "runtimes" / "mlflow",
     "mlserver": PROJECT_ROOT / "platform" / "runtimes" / "mlserver",
     "streaming": PROJECT_ROOT / "streaming",
+    "pipelines": PROJECT_ROOT / "pipelines",
+    "promoter": PROJECT_ROOT / "pipelines" / "promoter",
+    "fraud-detection": PROJECT_ROOT / "examples" / "fraud-detection",
 }
 
 

@@ -2,6 +2,7 @@
 
 from mlplatform.config import Settings
 from mlplatform.runtime.service import Service
+from mlplatform.runtime.services.airflow import Airflow
 from mlplatform.runtime.services.connect import Connect
 from mlplatform.runtime.services.kafka import Kafka
 from mlplatform.runtime.services.minio import Minio
@@ -18,6 +19,7 @@ ALL: tuple[type[Service], ...] = (
     Kafka,
     Connect,
     Mlflow,
+    Airflow,
     ModelServer,
     FeatureProcessor,
     ScoringProcessor,

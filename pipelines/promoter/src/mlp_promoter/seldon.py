@@ -1,0 +1,138 @@
+"""SeldonDeployments for the champion, and for a canary beside it, rendered through Tempo.
+
+Tempo 0.5.2 renders one predictor per SeldonDeployment (named `default`, no traffic field, protocol
+`kfserving`). A canary needs two predictors with a traffic split, so each predictor is rendered by
+Tempo on its own and the promoter assembles them, renaming predictors after their model versions
+and setting `protocol: v2` (the name Seldon Core 1.17 uses for the V2 protocol).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+API_VERSION = "machinelearning.seldon.io/v1"
+MANAGED_BY = "mlp-promoter"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SeldonTarget:
+    namespace: str = "mlp-models"
+    secret_name: str = "mlp-seldon-s3"
+    artifact_root: str = "s3://mlflow"
+    replicas: int = 1
+
+
+@dataclass(frozen=True)
+class Predictor:
+    version: str
+    artifact_location: str
+    traffic: int
+
+
+def deployment_name(model_name: str) -> str:
+    """A DNS-1123 name for the SeldonDeployment of a registered model."""
+    name = re.sub(r"[^a-z0-9-]+", "-", model_name.lower()).strip("-")[:63].rstrip("-")
+    return name or "model"
+
+
+def s3_uri(artifact_location: str, artifact_root: str) -> str:
+    """`mlflow-artifacts:/1/models/m-x/artifacts` -> `s3://mlflow/1/models/m-x/artifacts` (the server's store)."""
+    parsed = urllib.parse.urlparse(artifact_location)
+    if parsed.scheme == "s3":
+        return artifact_location
+    if parsed.scheme == "mlflow-artifacts":
+        return f"{artifact_root.rstrip('/')}/{parsed.path.lstrip('/')}"
+    raise ValueError(f"cannot map {artifact_location!r} to an S3 URI (expected mlflow-artifacts: or s3:)")
+
+
+def render(model_name: str, predictors: list[Predictor], target: SeldonTarget) -> dict[str, Any]:
+    """One SeldonDeployment serving `predictors` (one: all traffic; two: champion and canary)."""
+    name = deployment_name(model_name)
+    rendered = [_tempo_predictor(name, p, target) for p in predictors]
+    base = _tempo_manifest(name, predictors[0], target)
+    base["spec"]["protocol"] = "v2"
+    base["spec"]["predictors"] = rendered
+    metadata = base["metadata"]
+    metadata.setdefault("labels", {}).update(
+        {"app.kubernetes.io/managed-by": MANAGED_BY, "mlplatform.io/registered-model": name}
+    )
+    metadata.setdefault("annotations", {}).update(
+        {
+            "mlplatform.io/registered-model": model_name,
+            "mlplatform.io/versions": ",".join(f"{p.version}={p.traffic}%" for p in predictors),
+        }
+    )
+    return base
+
+
+def _tempo_manifest(name: str, predictor: Predictor, target: SeldonTarget) -> dict[str, Any]:
+    from tempo import Model, ModelFramework
+    from tempo.seldon.k8s import SeldonKubernetesRuntime
+    from tempo.serve.metadata import KubernetesRuntimeOptions
+
+    options = KubernetesRuntimeOptions(
+        namespace=target.namespace, authSecretName=target.secret_name, replicas=target.replicas
+    )
+    model = Model(
+        name=name,
+        platform=ModelFramework.MLFlow,
+        uri=s3_uri(predictor.artifact_location, target.artifact_root),
+        # Tempo wants a local folder; it is only recorded in its annotation, so name a neutral one.
+        local_folder=f"/mnt/models/{name}",
+        runtime_options=options,
+        description=f"registered model version {predictor.version}",
+    )
+    manifest: dict[str, Any] = yaml.safe_load(SeldonKubernetesRuntime(options).manifest(model))
+    return manifest
+
+
+def _tempo_predictor(name: str, predictor: Predictor, target: SeldonTarget) -> dict[str, Any]:
+    (rendered,) = _tempo_manifest(name, predictor, target)["spec"]["predictors"]
+    rendered["name"] = f"v{predictor.version}"
+    rendered["traffic"] = predictor.traffic
+    rendered.setdefault("labels", {})["mlplatform.io/model-version"] = predictor.version
+    return rendered
+
+
+def to_yaml(manifest: dict[str, Any]) -> str:
+    return yaml.safe_dump(manifest, sort_keys=False)
+
+
+def write(manifest: dict[str, Any], output_dir: Path) -> Path:
+    """One file per SeldonDeployment, overwritten at each stage: Git history holds the rollout."""
+    output_dir.mkdir(parents=True, exist_ok=True)
+    path = output_dir / f"{manifest['metadata']['name']}.seldondeployment.yaml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(to_yaml(manifest))
+    tmp.replace(path)
+    return path
+
+
+def apply(manifest: dict[str, Any]) -> None:
+    """Create or replace the SeldonDeployment in the current Kubernetes context (as Tempo deploys)."""
+    from kubernetes import client
+    from kubernetes.client.rest import ApiException
+    from tempo.k8s.utils import create_k8s_client
+
+    create_k8s_client()
+    api = client.CustomObjectsApi()
+    group, version = API_VERSION.split("/")
+    namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
+    try:
+        existing = api.get_namespaced_custom_object(group, version, namespace, "seldondeployments", name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        api.create_namespaced_custom_object(group, version, namespace, "seldondeployments", manifest)
+        return
+    manifest["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
+    api.replace_namespaced_custom_object(group, version, namespace, "seldondeployments", name, manifest)

@@ -1,0 +1,52 @@
+"""Manifests and MLServer settings rendered without a server (the CRD check runs in tests/promotion)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlp_promoter import local, seldon
+from mlp_promoter.policy import Serving
+
+TARGET = seldon.SeldonTarget(namespace="models", secret_name="s3-secret", artifact_root="s3://mlflow")
+
+
+def test_canary_has_two_tempo_predictors_with_the_traffic_split() -> None:
+    manifest = seldon.render(
+        "Fraud_Detector",
+        [
+            seldon.Predictor("3", "mlflow-artifacts:/1/models/m-a/artifacts", 90),
+            seldon.Predictor("4", "mlflow-artifacts:/1/models/m-b/artifacts", 10),
+        ],
+        TARGET,
+    )
+    assert manifest["metadata"]["name"] == "fraud-detector" and manifest["metadata"]["namespace"] == "models"
+    assert manifest["spec"]["protocol"] == "v2"
+    predictors = manifest["spec"]["predictors"]
+    assert [(p["name"], p["traffic"]) for p in predictors] == [("v3", 90), ("v4", 10)]
+    assert [p["graph"]["modelUri"] for p in predictors] == [
+        "s3://mlflow/1/models/m-a/artifacts",
+        "s3://mlflow/1/models/m-b/artifacts",
+    ]
+    for predictor in predictors:
+        assert predictor["graph"]["implementation"] == "MLFLOW_SERVER"
+        assert predictor["graph"]["envSecretRefName"] == "s3-secret"
+
+
+def test_artifact_locations_map_to_the_bucket() -> None:
+    assert seldon.s3_uri("s3://other/x", "s3://mlflow") == "s3://other/x"
+    assert (
+        seldon.s3_uri("mlflow-artifacts://host:5000/2/models/m/artifacts", "s3://b/") == "s3://b/2/models/m/artifacts"
+    )
+    with pytest.raises(ValueError, match="cannot map"):
+        seldon.s3_uri("file:///tmp/model", "s3://mlflow")
+
+
+def test_local_model_settings_carry_batching_and_version(tmp_path: Path) -> None:
+    target = local.LocalTarget(tmp_path, "http://127.0.0.1:8090")
+    planned = local.plan("fraud detector", "7", Serving(max_batch_size=16, max_batch_time=0.005), target)
+    settings = planned["model_settings"]
+    assert settings["name"] == "fraud-detector" and settings["implementation"] == "mlserver_mlflow.MLflowRuntime"
+    assert (settings["max_batch_size"], settings["max_batch_time"]) == (16, 0.005)
+    assert settings["parameters"] == {"uri": "./model", "version": "7"}
+    assert planned["infer_url"] == "http://127.0.0.1:8090/v2/models/fraud-detector/infer"

@@ -1,0 +1,73 @@
+"""The commands each step runs, the same in both modes; only where they run (pod or subprocess) differs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mlpipelines.recipe import Recipe, Scalar
+from mlpipelines.settings import PipelineSettings
+
+RUN_NAME = "{{ dag.dag_id }}-{{ ts_nodash }}"
+
+
+def parameter_value(value: Scalar) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def project_uri(recipe: Recipe, settings: PipelineSettings) -> tuple[str, list[str]]:
+    """What `mlflow run` gets as the project, and the options that pin its version."""
+    if recipe.project.git is not None:
+        return recipe.project.git.mlflow_uri(), ["--version", recipe.project.git.ref]
+    assert recipe.project.path is not None
+    if settings.is_local:
+        return str(settings.repo_root / recipe.project.path), []
+    return f"{settings.image_project_root.rstrip('/')}/{recipe.project.path}", []
+
+
+def local_project_env(recipe: Recipe, settings: PipelineSettings) -> Path | None:
+    """The virtual environment whose mlflow (and python) trains the project locally."""
+    if recipe.project.path is not None:
+        own = settings.repo_root / recipe.project.path / ".venv"
+        if own.is_dir():
+            return own
+    return settings.python_env
+
+
+def train_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
+    uri, version = project_uri(recipe, settings)
+    mlflow = "mlflow"
+    if settings.is_local:
+        env = local_project_env(recipe, settings)
+        mlflow = str(env / "bin" / "mlflow") if env else "mlflow"
+    argv = [mlflow, "run", uri, *version, "-e", recipe.entry_point]
+    for name, value in recipe.parameters.items():
+        argv += ["-P", f"{name}={parameter_value(value)}"]
+    return [*argv, "--env-manager", "local", "--experiment-name", recipe.experiment_name, "--run-name", RUN_NAME]
+
+
+def promote_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
+    command = str(settings.promoter) if settings.is_local else "mlp-promote"
+    return [
+        command,
+        "--experiment",
+        recipe.experiment_name,
+        "--model-name",
+        recipe.registered_model,
+        "--policy",
+        json.dumps(recipe.promotion.policy(), sort_keys=True, separators=(",", ":")),
+        "--target",
+        "local" if settings.is_local else "seldon",
+    ]
+
+
+def plain_env(recipe: Recipe, settings: PipelineSettings) -> dict[str, str]:
+    """Variables that are not secrets. In cluster mode MLflow's and S3's come from the task Secret instead."""
+    env = {"MLFLOW_EXPERIMENT_NAME": recipe.experiment_name, "WAREHOUSE_DSN": settings.warehouse_dsn}
+    if settings.is_local:
+        env["MLFLOW_TRACKING_URI"] = settings.mlflow_tracking_uri
+        if settings.mlflow_s3_endpoint_url:
+            env["MLFLOW_S3_ENDPOINT_URL"] = settings.mlflow_s3_endpoint_url
+    return env

@@ -1,0 +1,125 @@
+"""Broken recipes are refused with messages naming the file and the field."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from mlpipelines import cli
+from mlpipelines.recipe import RecipeError, load_recipe, load_recipes
+from mlpipelines.settings import REPO_ROOT
+from mlpipelines.validate import validate_dir
+
+from tests.conftest import RECIPES
+
+BASE = yaml.safe_load((RECIPES / "fraud-detection.yaml").read_text())
+
+
+def write(folder: Path, name: str, **changes: object) -> Path:
+    recipe = {**BASE, "name": name, **changes}
+    path = folder / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"promotion": {**BASE["promotion"], "direction": "up"}}, "promotion.direction"),
+        ({"promotion": {**BASE["promotion"], "canary_traffic": 100}}, "promotion.canary_traffic"),
+        ({"image": ""}, "image"),
+        ({"imagee": "typo"}, "imagee"),
+        ({"resources": {"requests": {"cpu": "lots"}}}, "resources"),
+        ({"triggers": {"schedule": "every day"}}, "triggers"),
+        ({"data": {**BASE["data"], "max_null_share": {"missing_col": 0.1}}}, "data"),
+        ({"project": {"path": "/abs/path"}}, "project"),
+    ],
+)
+def test_schema_errors_name_file_and_field(recipe_dir: Path, changes: dict[str, object], field: str) -> None:
+    path = write(recipe_dir, "broken", **changes)
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert f"  {field}" in message
+
+
+def test_missing_required_field(recipe_dir: Path) -> None:
+    recipe = {key: value for key, value in BASE.items() if key != "promotion"}
+    path = recipe_dir / "fraud-detection.yaml"
+    path.write_text(yaml.safe_dump(recipe))
+    with pytest.raises(RecipeError, match=r"fraud-detection.yaml:\n  promotion: Field required"):
+        load_recipe(path)
+
+
+def test_name_must_match_file(recipe_dir: Path) -> None:
+    path = recipe_dir / "other.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    with pytest.raises(RecipeError, match=r"other.yaml: name: 'fraud-detection' must match"):
+        load_recipe(path)
+
+
+def test_all_broken_files_are_reported_together(recipe_dir: Path) -> None:
+    write(recipe_dir, "one", image="")
+    write(recipe_dir, "two", entry_point=123)
+    with pytest.raises(RecipeError) as error:
+        load_recipes(recipe_dir)
+    assert "one.yaml" in str(error.value) and "two.yaml" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"entry_point": "serve"}, "entry_point: 'serve' is not in MLproject"),
+        ({"parameters": {"n_trees": 5}}, "parameters.n_trees: entry point 'main' has no such parameter"),
+        ({"parameters": {"seed": "abc"}}, "parameters.seed: 'abc' is not a number"),
+        ({"project": {"path": "examples/does-not-exist"}}, "project.path:"),
+    ],
+)
+def test_recipe_must_match_its_mlproject(recipe_dir: Path, changes: dict[str, object], expected: str) -> None:
+    path = write(recipe_dir, "mismatch", **changes)
+    (outcome,) = validate_dir(recipe_dir, REPO_ROOT)
+    assert not outcome.ok
+    assert any(problem.startswith(f"{path}: {expected}") for problem in outcome.problems), outcome.problems
+
+
+def test_shipped_recipes_are_valid() -> None:
+    outcomes = validate_dir(RECIPES, REPO_ROOT)
+    assert outcomes and all(outcome.ok for outcome in outcomes), [o.problems for o in outcomes]
+
+
+def test_cli_validate_exit_codes(recipe_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--recipes", str(RECIPES), "validate"]) == 0
+    write(recipe_dir, "bad", entry_point="nope")
+    assert cli.main(["--recipes", str(recipe_dir), "validate"]) == 1
+    out = capsys.readouterr().out
+    assert "✗ bad.yaml" in out and "entry_point: 'nope'" in out
+
+
+def test_cli_show_prints_tasks_in_order(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["--recipes", str(RECIPES), "--mode", "kubernetes", "show", "fraud-detection"]) == 0
+    documents = list(yaml.safe_load_all(capsys.readouterr().out))
+    main = documents[0]
+    assert [task["task"] for task in main["tasks"]] == ["quality_gate", "train", "promote"]
+    assert main["tasks"][1]["pod"]["spec"]["serviceAccountName"] == "mlp-pipelines"
+    assert cli.main(["--recipes", str(RECIPES), "show", "unknown"]) == 2
+
+
+PROMOTER_PYTHON = REPO_ROOT / "pipelines" / "promoter" / ".venv" / "bin" / "python"
+
+
+@pytest.mark.skipif(not PROMOTER_PYTHON.exists(), reason="the promoter's environment is not built")
+def test_policy_is_accepted_by_the_promoter() -> None:
+    """The contract with `mlp-promote --policy`: the promoter parses the recipe's policy unchanged."""
+    policy = load_recipe(RECIPES / "fraud-detection.yaml").promotion.policy()
+    code = "import json, sys; from mlp_promoter.policy import load_policy; print(load_policy(sys.argv[1]).to_json())"
+    result = subprocess.run(
+        [str(PROMOTER_PYTHON), "-c", code, json.dumps(policy)], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    parsed = json.loads(result.stdout)
+    assert parsed["direction"] == "max" and parsed["canary_traffic"] == 20
+    assert parsed["thresholds"] == policy["thresholds"]
