@@ -66,7 +66,7 @@ def parser(command: str) -> argparse.ArgumentParser:
     seldon.add_argument("--namespace", default=_env("MLP_PROMOTER_NAMESPACE", "mlp-models"))
     seldon.add_argument(
         "--secret-name",
-        default=_env("MLP_PROMOTER_S3_SECRET", "mlp-seldon-s3"),
+        default=_env("MLP_PROMOTER_S3_SECRET", "mlp-seldon-rclone"),
         help="rclone-style S3 Secret for Seldon's storage initializer (envSecretRefName)",
     )
     seldon.add_argument(

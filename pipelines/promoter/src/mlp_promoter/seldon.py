@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SeldonTarget:
     namespace: str = "mlp-models"
-    secret_name: str = "mlp-seldon-s3"
+    secret_name: str = "mlp-seldon-rclone"
     artifact_root: str = "s3://mlflow"
     replicas: int = 1
 
