@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -46,8 +46,8 @@ class Demo:
         started = time.monotonic()
         self._step(f"Generating {ROWS_PER_RUN} transactions (seed {number})", self.generate, number)
         self._step("Applying connectors (CDC into Kafka, sink into PostgreSQL)", self.apply_connectors)
-        log = self._step("Running the pipeline: quality gate, train, promote", self.run_pipeline)
-        decision = decision_from_log(log)
+        output = self._step("Running the pipeline: quality gate, train, promote", self.run_pipeline)
+        decision = decision_from_output(output)
         summary = self.summary(decision)
         self._step("Sending predictions to the served champion", self.predict, summary)
         self.counter.write_text(str(number))
@@ -81,17 +81,11 @@ class Demo:
         if failed:
             raise PlatformError(f"connectors not running: {', '.join(f'{o.name}: {o.error}' for o in failed)}")
 
-    def run_pipeline(self) -> Path:
-        env = {**os.environ, **self.airflow.environment()}
+    def run_pipeline(self) -> str:
+        """Run the recipe's DAG once (`airflow dags test`) and return its output, task logs included."""
+        env = {**os.environ, **self.airflow.environment(), "COLUMNS": "100000"}  # no wrapped log lines
         airflow = self.tools.python_env("pipelines") / "bin" / "airflow"
-        _run([str(airflow), "dags", "test", RECIPE], env, f"the {RECIPE} pipeline")
-        logs = sorted(
-            (self.airflow.data_dir / "logs").glob(f"dag_id={RECIPE}/run_id=*/task_id=promote/attempt=*.log"),
-            key=lambda path: path.stat().st_mtime,
-        )
-        if not logs:
-            raise PlatformError(f"the pipeline ran but left no promote log under {self.airflow.data_dir / 'logs'}")
-        return logs[-1]
+        return _run([str(airflow), "dags", "test", RECIPE], env, f"the {RECIPE} pipeline")
 
     def summary(self, decision: dict[str, Any]) -> dict[str, Any]:
         api = f"http://{self.settings.host}:{self.settings.mlflow.port}/api/2.0/mlflow"
@@ -144,23 +138,29 @@ class Demo:
         console.print(table)
 
 
-def decision_from_log(log: Path) -> dict[str, Any]:
-    """The promoter's JSON decision, printed on its stdout and kept in the promote task's log."""
-    text = "\n".join(_message(line) for line in log.read_text(errors="replace").splitlines())
-    start, end = text.rfind('\n{\n  "model_name"'), text.rfind("\n}")
-    if start < 0 or end < start:
-        raise PlatformError(f"no promoter decision in {log}")
-    decision: dict[str, Any] = json.loads(text[start : end + 2])
-    return decision
+def decision_from_output(output: str) -> dict[str, Any]:
+    """The promoter's JSON decision: it prints it on stdout, which the promote task logs line by line."""
+    lines = [_message(line) for line in output.splitlines()]
+    starts = [
+        i for i in range(len(lines) - 1) if lines[i].strip() == "{" and lines[i + 1].strip().startswith('"model_name"')
+    ]
+    for end in range(starts[-1] + 1, len(lines)) if starts else ():
+        if lines[end].strip() == "}":
+            try:
+                decision: dict[str, Any] = json.loads("\n".join(lines[starts[-1] : end + 1]))
+                return decision
+            except ValueError:
+                continue
+    raise PlatformError("no promoter decision in the pipeline's output:\n" + "\n".join(lines[-40:]))
+
+
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z (?:\[\w+\s*\] )?(.*?)\s*(?:\[[\w.]+\]\s*)?(?:loc=\S+.*)?$")
 
 
 def _message(line: str) -> str:
-    """A task log line's message, whether Airflow wrote it as JSON or as text."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return line.split(" - ", 1)[-1] if " - " in line else line
-    return str(record.get("event", "")) if isinstance(record, dict) else line
+    """A task log line's message, without Airflow's timestamp and source location."""
+    match = LOG_LINE.match(line)
+    return match.group(1) if match else line
 
 
 def _get(url: str, **params: str) -> Any:
@@ -170,8 +170,9 @@ def _get(url: str, **params: str) -> Any:
     return response.json()
 
 
-def _run(argv: list[str], env: dict[str, str], what: str) -> None:
+def _run(argv: list[str], env: dict[str, str], what: str) -> str:
     result = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
         raise PlatformError(f"{what} failed (exit {result.returncode}):\n{tail}")
+    return result.stdout + result.stderr
