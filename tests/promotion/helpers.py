@@ -90,6 +90,20 @@ def promote(tracking_uri: str, *args: str, env: dict[str, str] | None = None) ->
     return Outcome(result.returncode, decision, result.stderr)
 
 
+def promote_best(
+    tracking_uri: str,
+    experiment: str,
+    model: str,
+    policy: str,
+    target: str,
+    *extra: str,
+    env: dict[str, str] | None = None,
+) -> Outcome:
+    """`mlp-promote` on the best run of `experiment` for `model`, as the pipeline's promote step calls it."""
+    args = ("--experiment", experiment, "--model-name", model, "--policy", policy, "--target", target)
+    return promote(tracking_uri, *args, *extra, env=env)
+
+
 def aliases(client: MlflowClient, model: str) -> dict[str, str]:
     return {alias: str(version) for alias, version in client.get_registered_model(model).aliases.items()}
 

@@ -8,21 +8,17 @@ from pathlib import Path
 import pytest
 from mlflow import MlflowClient
 
-from tests.promotion.helpers import Worker, aliases, audit, promote, unique, versions
+from tests.promotion.helpers import Worker, aliases, audit, promote, promote_best, unique, versions
 
 POLICY = json.dumps({"metric": "accuracy", "thresholds": {"accuracy": 0.8}, "min_margin": 0.01, "canary_traffic": 20})
 
 
 def run_promoter(tracking_uri: str, experiment: str, model: str, out: Path, *extra: str) -> dict[str, object]:
-    outcome = promote(
+    outcome = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         POLICY,
-        "--target",
         "seldon",
         "--output-dir",
         str(out),
@@ -180,15 +176,11 @@ def test_bad_input_exits_non_zero_and_changes_nothing(
         run = client.create_run(client.get_experiment_by_name(experiment).experiment_id)
         client.log_metric(run.info.run_id, "accuracy", 0.99)
         client.set_terminated(run.info.run_id)
-    outcome = promote(
+    outcome = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         policy,
-        "--target",
         "seldon",
         "--dry-run",
     )

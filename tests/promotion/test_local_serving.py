@@ -11,7 +11,7 @@ import httpx
 from mlflow import MlflowClient
 
 from tests.promotion.conftest import ModelServer
-from tests.promotion.helpers import Worker, aliases, promote, unique
+from tests.promotion.helpers import Worker, aliases, promote_best, unique
 
 POLICY = json.dumps({"metric": "accuracy", "serving": {"max_batch_size": 8, "max_batch_time": 0.01}})
 
@@ -39,15 +39,11 @@ def test_served_champion_matches_pyfunc_and_swaps_without_failures(
 ) -> None:
     experiment, model = unique("serving"), unique("serving-model")
     worker.train(experiment, {"seed": 1, "metrics": {"accuracy": 0.8}})
-    first = promote(
+    first = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         POLICY,
-        "--target",
         "local",
         env=model_server.env(),
     )
@@ -77,15 +73,11 @@ def test_served_champion_matches_pyfunc_and_swaps_without_failures(
     thread = threading.Thread(target=caller, daemon=True)
     thread.start()
     try:
-        second = promote(
+        second = promote_best(
             tracking_uri,
-            "--experiment",
             experiment,
-            "--model-name",
             model,
-            "--policy",
             POLICY,
-            "--target",
             "local",
             env=model_server.env(),
         )

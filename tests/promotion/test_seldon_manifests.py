@@ -13,12 +13,11 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from minio import Minio
 from mlflow import MlflowClient
 from mlplatform.config import Settings
-from mlplatform.credentials import Credentials
+from mlplatform.runtime.services.minio import Minio as MinioService
 
-from tests.promotion.helpers import ROOT, Worker, promote, unique
+from tests.promotion.helpers import ROOT, Worker, promote, promote_best, unique
 
 CRD = ROOT.parent / "shared" / "upstream" / "seldon-core-operator-1.17.1" / "crds" / "seldondeployments.yaml"
 POLICY = json.dumps({"metric": "accuracy", "canary_traffic": 25})
@@ -67,15 +66,11 @@ def test_single_and_canary_manifests_validate_and_point_at_minio(
 ) -> None:
     experiment, model = unique("seldon"), unique("seldon-model")
     worker.train(experiment, {"seed": 1, "metrics": {"accuracy": 0.8}})
-    first = promote(
+    first = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         POLICY,
-        "--target",
         "seldon",
         "--output-dir",
         str(tmp_path),
@@ -87,13 +82,7 @@ def test_single_and_canary_manifests_validate_and_point_at_minio(
     assert [p["name"] for p in single["spec"]["predictors"]] == ["v1"]
 
     # The modelUri is where MinIO really holds the model's files.
-    credentials = Credentials(platform)
-    minio = Minio(
-        f"{platform.host}:{platform.minio.port}",
-        access_key=platform.minio.root_user,
-        secret_key=credentials.minio_password().get_secret_value(),
-        secure=False,
-    )
+    minio = MinioService(platform).client()
     prefix = single["spec"]["predictors"][0]["graph"]["modelUri"].removeprefix("s3://mlflow/")
     names = {
         o.object_name.removeprefix(prefix).lstrip("/") for o in minio.list_objects("mlflow", prefix, recursive=True)
@@ -101,15 +90,11 @@ def test_single_and_canary_manifests_validate_and_point_at_minio(
     assert "MLmodel" in names and any(name.startswith("model.") for name in names), names
 
     worker.train(experiment, {"seed": 2, "metrics": {"accuracy": 0.9}})
-    preview = promote(
+    preview = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         POLICY,
-        "--target",
         "seldon",
         "--dry-run",
     )
@@ -119,15 +104,11 @@ def test_single_and_canary_manifests_validate_and_point_at_minio(
     check(dry, validator)
     assert client.get_registered_model(model).aliases == {"champion": "1"}  # a dry run registers nothing
 
-    canary = promote(
+    canary = promote_best(
         tracking_uri,
-        "--experiment",
         experiment,
-        "--model-name",
         model,
-        "--policy",
         POLICY,
-        "--target",
         "seldon",
         "--output-dir",
         str(tmp_path),

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import mlflow
 import psycopg
-from minio import Minio
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
+from mlplatform.runtime.services.minio import Minio as MinioService
 
 from tests.runtime.helpers import unique
 
@@ -32,12 +32,7 @@ def test_run_metadata_in_postgres_and_artifact_in_minio(
     assert status == ("FINISHED",)
     assert metric == (0.125,)
 
-    client = Minio(
-        f"{platform.host}:{platform.minio.port}",
-        access_key=platform.minio.root_user,
-        secret_key=credentials.minio_password().get_secret_value(),
-        secure=False,
-    )
+    client = MinioService(platform).client()
     objects = [o.object_name for o in client.list_objects(platform.mlflow.artifact_bucket, recursive=True)]
     stored = [name for name in objects if run_id in name and name.endswith("/artifacts/report.txt")]
     assert len(stored) == 1, objects
