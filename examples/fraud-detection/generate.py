@@ -47,10 +47,13 @@ class Transaction:
     is_fraud: bool
 
 
-def transactions(rows: int, seed: int, end: datetime) -> list[Transaction]:
-    """Exactly `rows` transactions in time order; deterministic for a given seed and end."""
+def transactions(rows: int, seed: int, end: datetime, span: float | None = None) -> list[Transaction]:
+    """Exactly `rows` transactions in time order over `span` seconds (SECONDS_PER_ROW apart on average) up to
+    `end`; deterministic for a given seed, end and span."""
     rng = random.Random(seed)
-    span = rows * SECONDS_PER_ROW
+    span = span or rows * SECONDS_PER_ROW
+    if span <= 300:
+        raise SystemExit("--span-seconds must be over 300 (bursts last up to five minutes)")
     start = end - timedelta(seconds=span)
     accounts = [f"acct-{index:05d}" for index in range(max(10, rows // ROWS_PER_ACCOUNT))]
     events: list[tuple[float, Transaction]] = []
@@ -110,6 +113,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=lambda v: int(float(v)), default=42)
     parser.add_argument("--table", default="public.transactions")
     parser.add_argument("--end", type=datetime.fromisoformat, default=None, help="Time of the last row (ISO).")
+    parser.add_argument("--span-seconds", type=float, default=None, help="Time the rows cover (default: 30 s/row).")
     return parser.parse_args(argv)
 
 
@@ -117,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.rows <= 0:
         raise SystemExit("--rows must be positive")
-    generated = transactions(args.rows, args.seed, args.end or default_end())
+    generated = transactions(args.rows, args.seed, args.end or default_end(), args.span_seconds)
     insert(generated, args.table)
     fraud = sum(row.is_fraud for row in generated)
     print(f"inserted {len(generated)} transactions ({fraud} fraudulent) into {args.table} with seed {args.seed}")

@@ -17,6 +17,7 @@ import skops
 from features import FEATURE_COLUMNS, build_features
 from mlflow.models import infer_signature
 from psycopg import sql
+from reference import ARTIFACT, feature_stats
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import (
     accuracy_score,
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> None:
         mlflow.log_params({name: value for name, value in params.items() if name not in already})
         mlflow.set_tags({"mlp.features": ",".join(FEATURE_COLUMNS), "mlp.data.table": args.table})
         mlflow.log_metrics({**metrics, "fraud_share": float(labels.mean())})
+        mlflow.log_dict(feature_stats(x_train), ARTIFACT)
         example = x_train.head(5)
         mlflow.sklearn.log_model(
             model,

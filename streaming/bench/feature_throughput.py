@@ -29,6 +29,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from mlstreaming.settings import StreamingSettings
 from mlstreaming.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,7 +65,7 @@ def envelopes(count: int) -> Iterator[tuple[bytes, bytes]]:
 
 
 async def fill(bootstrap: str, topic: str, count: int) -> None:
-    await ensure_topics(bootstrap, [topic], 1, 1)
+    await ensure_topics(StreamingSettings(kafka_bootstrap=bootstrap), [topic])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=256 * 1024)
     await producer.start()
     try:
@@ -95,7 +96,7 @@ async def output_rate(bootstrap: str, topic: str, count: int, timeout: float) ->
 
 
 async def passthrough(bootstrap: str, source: str, sink: str, count: int) -> float:
-    await ensure_topics(bootstrap, [sink], 1, 1)
+    await ensure_topics(StreamingSettings(kafka_bootstrap=bootstrap), [sink])
     consumer = AIOKafkaConsumer(
         source,
         bootstrap_servers=bootstrap,

@@ -84,6 +84,14 @@ async def test_a_response_for_another_request_is_rejected() -> None:
     assert caught.value.reason == "request_id_mismatch"
 
 
+async def test_a_model_not_served_yet_is_an_outage_not_a_rejected_request() -> None:
+    client = V2Client("http://model", "fraud", timeout=1.0, transport=httpx.MockTransport(lambda r: httpx.Response(404)))
+    with pytest.raises(ModelCallError) as caught:
+        await client.infer("req-1", MODEL_COLUMNS, rows(1.0))
+    assert not isinstance(caught.value, ModelRequestRejected)
+    assert caught.value.reason == "model_not_served" and "'fraud'" in caught.value.detail
+
+
 async def test_server_errors_are_retried_with_the_same_request_id() -> None:
     server = FakeV2Server(failures=2)
     inference = await scorer_for(server).score(["a", "b"], MODEL_COLUMNS, rows(1.0, 500.0))

@@ -1,16 +1,47 @@
-"""Faust stream processors: one Deployment per processor in values (templates/faust/)."""
+"""Stream processors: one Deployment per processor in values, running what `mlp up` runs (templates/faust/)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tomllib
+from functools import cache
+from pathlib import Path
 from typing import Any
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STREAMING_PYTHON = ROOT / "streaming" / ".venv" / "bin" / "python"
 
 
 def processors(rendered: Any) -> list[dict[str, Any]]:
     return [d for d in rendered.of_kind("Deployment") if d["metadata"]["name"].startswith("mlp-faust-")]
 
 
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
 def env(deployment: dict[str, Any]) -> dict[str, Any]:
-    return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    return {e["name"]: e for e in container(deployment)["env"]}
+
+
+def value(deployment: dict[str, Any], setting: str) -> str:
+    return env(deployment)[f"MLP_STREAMING__{setting.upper()}"]["value"]
+
+
+@cache
+def streaming_settings() -> dict[str, Any]:
+    """Fields of the processors' settings, read from their own environment (they cannot be imported here)."""
+    if not STREAMING_PYTHON.exists():
+        pytest.fail(f"{STREAMING_PYTHON} is missing: run `uv sync --locked --project streaming`")
+    code = (
+        "import json; from mlstreaming.settings import StreamingSettings as S; "
+        "print(json.dumps({'prefix': S.model_config['env_prefix'], 'fields': sorted(S.model_fields)}))"
+    )
+    return json.loads(subprocess.run([str(STREAMING_PYTHON), "-c", code], capture_output=True, check=True).stdout)
 
 
 def test_one_deployment_per_declared_processor(platform, chart_values):
@@ -18,20 +49,71 @@ def test_one_deployment_per_declared_processor(platform, chart_values):
     assert {d["metadata"]["name"] for d in processors(platform)} == {f"mlp-faust-{p['name']}" for p in declared}
 
 
-def test_processors_use_existing_topics_and_kafka_user(platform):
-    topics = {t["metadata"]["name"] for t in platform.of_kind("KafkaTopic")}
-    users = {u["metadata"]["name"] for u in platform.of_kind("KafkaUser")}
-    (connect,) = platform.of_kind("KafkaConnect")
+def test_processors_run_the_streaming_entry_points(platform):
+    scripts = tomllib.loads((ROOT / "streaming" / "pyproject.toml").read_text())["project"]["scripts"]
+    commands = {container(d)["command"][0] for d in processors(platform)}
+    assert commands == {"mlp-features", "mlp-scoring"}
+    assert commands <= scripts.keys()
     for deployment in processors(platform):
-        variables = env(deployment)
-        assert set(variables["INPUT_TOPICS"]["value"].split(",")) <= topics
-        assert set(variables["OUTPUT_TOPICS"]["value"].split(",")) <= topics
-        assert variables["KAFKA_BOOTSTRAP_SERVERS"]["value"] == connect["spec"]["bootstrapServers"]
-        assert variables["KAFKA_SASL_USERNAME"]["value"] in users
-        assert (
-            variables["KAFKA_SASL_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"]
-            == variables["KAFKA_SASL_USERNAME"]["value"]
-        )
+        assert container(deployment)["args"] == ["worker"]
+
+
+def test_every_variable_is_a_setting_the_processors_read(platform):
+    known = streaming_settings()
+    for deployment in processors(platform):
+        for name in env(deployment):
+            assert name.startswith(known["prefix"]), name
+            assert name.removeprefix(known["prefix"]).lower() in known["fields"], f"{name} is read by no processor"
+
+
+def test_processors_log_in_to_the_scram_listener_as_their_kafka_user(platform):
+    users = {u["metadata"]["name"] for u in platform.of_kind("KafkaUser")}
+    (kafka,) = platform.of_kind("Kafka")
+    (connect,) = platform.of_kind("KafkaConnect")
+    (listener,) = [
+        entry for entry in kafka["spec"]["kafka"]["listeners"] if entry["authentication"]["type"] == "scram-sha-512"
+    ]
+    for deployment in processors(platform):
+        assert value(deployment, "kafka_bootstrap") == connect["spec"]["bootstrapServers"]
+        assert value(deployment, "kafka_bootstrap").endswith(f":{listener['port']}")
+        protocol = "SASL_SSL" if listener["tls"] else "SASL_PLAINTEXT"
+        assert value(deployment, "kafka_security_protocol") == protocol
+        assert value(deployment, "kafka_sasl_mechanism") == "SCRAM-SHA-512"
+        assert value(deployment, "kafka_username") in users
+        password = env(deployment)["MLP_STREAMING__KAFKA_PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {"name": value(deployment, "kafka_username"), "key": "password"}
+
+
+def test_topics_exist_with_the_partitions_the_processors_create(platform):
+    topics = {t["metadata"]["name"]: t["spec"] for t in platform.of_kind("KafkaTopic")}
+    for deployment in processors(platform):
+        for setting in ("source_topic", "features_topic", "predictions_topic", "prediction_log_topic"):
+            assert value(deployment, setting) in topics, setting
+        assert int(value(deployment, "partitions")) == topics[value(deployment, "features_topic")]["partitions"]
+
+
+def test_the_source_topic_is_the_cdc_connectors_topic(platform):
+    cdc = yaml.safe_load((ROOT / "connectors" / "transactions-cdc.yaml").read_text())["config"]
+    for deployment in processors(platform):
+        assert value(deployment, "source_topic") == f"{cdc['topic.prefix']}.public.transactions"
+
+
+def test_scoring_calls_the_models_stable_service_on_the_executor_port(platform, chart_values):
+    (scoring,) = [d for d in processors(platform) if container(d)["command"] == ["mlp-scoring"]]
+    namespace = chart_values["mlplatform"]["seldon"]["namespace"]
+    service = platform.get("Service", "model-fraud-detector")
+    assert service["metadata"]["namespace"] == namespace
+    assert service["spec"]["selector"] == {"mlplatform.io/registered-model": "fraud-detector"}
+    port = service["spec"]["ports"][0]["port"]
+    assert value(scoring, "model_url") == f"http://model-fraud-detector.{namespace}.svc.cluster.local:{port}"
+    assert value(scoring, "model_name") == "fraud-detector"
+
+
+def test_settings_override_chart_defaults(render):
+    rendered = render("faust.settings.partitions=12", "faust.processors[0].settings.log_level=debug")
+    features = next(d for d in processors(rendered) if container(d)["command"] == ["mlp-features"])
+    assert value(features, "partitions") == "12"
+    assert value(features, "log_level") == "debug"
 
 
 def test_metrics_port_is_scraped_by_the_pod_monitor(platform):
@@ -39,8 +121,9 @@ def test_metrics_port_is_scraped_by_the_pod_monitor(platform):
     for deployment in processors(platform):
         pod = deployment["spec"]["template"]
         assert monitor["spec"]["selector"]["matchLabels"].items() <= pod["metadata"]["labels"].items()
-        ports = {p["name"] for p in pod["spec"]["containers"][0]["ports"]}
+        ports = {p["name"]: p["containerPort"] for p in pod["spec"]["containers"][0]["ports"]}
         assert monitor["spec"]["podMetricsEndpoints"][0]["port"] in ports
+        assert str(ports["metrics"]) == value(deployment, "metrics_port")
 
 
 def test_prod_processors_are_replicated_with_budgets(prod):

@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-REQUIRED_TOPICS = {"transactions", "features", "predictions", "prediction-log", "dead-letter"}
+REQUIRED_TOPICS = {"warehouse.public.transactions", "features", "predictions", "prediction-log", "dead-letter"}
 
 
 def kafka(rendered: Any) -> dict[str, Any]:

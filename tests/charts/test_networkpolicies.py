@@ -15,7 +15,8 @@ def test_policies_exist_for_every_data_service(platform):
 
 def test_own_policies_select_the_pods_they_protect(platform):
     found = policies(platform)
-    for name, deployment in (("mlp-mlflow", "mlp-mlflow"), ("mlp-faust", "mlp-faust-feature-builder")):
+    pairs = (("mlp-mlflow", "mlp-mlflow"), ("mlp-faust", "mlp-faust-features"), ("mlp-faust", "mlp-faust-scoring"))
+    for name, deployment in pairs:
         labels = platform.get("Deployment", deployment)["spec"]["template"]["metadata"]["labels"]
         assert found[name]["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
     (cluster,) = platform.of_kind("Cluster")

@@ -1,4 +1,4 @@
-"""Fixtures of the observability tests: promtool, the platform's Prometheus, the `live_panels` marker."""
+"""Fixtures of the observability tests: promtool and the platform's Prometheus."""
 
 from __future__ import annotations
 
@@ -6,13 +6,6 @@ import shutil
 
 import pytest
 from mlplatform.config import Settings
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "live_panels: evaluates every dashboard panel against a platform with traffic flowing (MLP_LIVE_PANELS=1)",
-    )
 
 
 @pytest.fixture(scope="session")

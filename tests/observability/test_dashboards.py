@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from mlplatform.observability import dashboards
+from mlplatform.observability.panels import panel_queries
 from mlplatform.observability.paths import DASHBOARDS_DIR
-
-from tests.observability.helpers import panel_queries
 
 GENERATED = sorted(dashboards.generated())
 

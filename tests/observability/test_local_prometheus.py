@@ -8,10 +8,11 @@ import httpx
 import pytest
 import yaml
 from mlplatform.config import Settings
+from mlplatform.errors import PlatformError
+from mlplatform.observability.panels import PanelQuery, evaluate, panel_queries, variable_queries
 from mlplatform.observability.paths import rule_files
 from mlplatform.runtime.services.prometheus import TARGETS, Prometheus
 
-from tests.observability.helpers import PanelQuery, evaluate, panel_queries, variable_queries
 from tests.runtime.helpers import wait_for
 
 QUERIES = [q for panel in panel_queries() for q in panel] + variable_queries()
@@ -65,5 +66,5 @@ def test_dashboard_query_is_accepted_by_prometheus(prometheus_url: str, query: P
 
 
 def test_a_broken_query_is_reported(prometheus_url: str) -> None:
-    with pytest.raises(AssertionError, match="bad_data"):
+    with pytest.raises(PlatformError, match="bad_data"):
         evaluate(prometheus_url, 'sum by (model (rate(x{namespace=~"$namespace"}[$__rate_interval]))')

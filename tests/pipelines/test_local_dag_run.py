@@ -17,6 +17,7 @@ import yaml
 from mlflow import MlflowClient
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
+from mlplatform.observability.drift import from_document
 
 from tests.pipelines.helpers import AIRFLOW, BASE_RECIPE, ROOT, generate, scratch_table, warehouse_env
 from tests.runtime.helpers import unique
@@ -91,6 +92,11 @@ def test_dag_run_trains_and_logs_a_model(
     assert run.data.metrics["roc_auc"] > 0.9
     assert run.data.params["table"] == table and run.data.params["max_iter"] == "60"
     assert "password" not in " ".join(run.data.params.values()).lower()
+
+    # Training's feature statistics, which the model exporter's drift reads with its own parser.
+    reference = from_document(mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/reference/feature_stats.json"))
+    assert set(reference.features) == set(FEATURES)
+    assert all(abs(sum(f.fractions) - 1) < 1e-9 for f in reference.features.values())
 
     models = client.search_logged_models(experiment_ids=[experiment.experiment_id])
     assert [model.source_run_id for model in models] == [run.info.run_id]

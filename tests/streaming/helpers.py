@@ -19,6 +19,7 @@ from kafka import KafkaConsumer, KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError
 from mlplatform.config import Settings
+from mlplatform.runtime.services.stream_processors import FeatureProcessor
 
 from tests.conftest import free_ports
 from tests.runtime.helpers import unique
@@ -30,6 +31,12 @@ BASE_TIME = datetime(2026, 1, 1, tzinfo=UTC)
 
 def bootstrap(settings: Settings) -> str:
     return f"{settings.host}:{settings.kafka.port}"
+
+
+def kafka_client_env(settings: Settings) -> dict[str, str]:
+    """How `mlp up` connects the processors: the SCRAM listener and user, as in the chart."""
+    local = FeatureProcessor(settings).environment()
+    return {k: v for k, v in local.items() if k.startswith("MLP_STREAMING__KAFKA_")}
 
 
 def create_topic(settings: Settings, name: str, partitions: int) -> None:
@@ -113,9 +120,9 @@ class Streams:
 
     def env(self, metrics_port: int, worker: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_STREAMING__")}
+        env.update(kafka_client_env(self.settings))
         env.update(
             {
-                "MLP_STREAMING__KAFKA_BOOTSTRAP": bootstrap(self.settings),
                 "MLP_STREAMING__SOURCE_TOPIC": self.topic("transactions"),
                 "MLP_STREAMING__FEATURES_TOPIC": self.topic("features"),
                 "MLP_STREAMING__PREDICTIONS_TOPIC": self.topic("predictions"),

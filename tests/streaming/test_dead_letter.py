@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 from tests.streaming.helpers import (
+    BASE_TIME,
     Streams,
     TopicReader,
     create_topic,
@@ -24,6 +26,7 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
     decimal_amount["payload"]["after"]["amount"] = {"scale": 2, "value": "BNI="}
     update = json.loads(envelope(3, "acct-a", 1.0, 0))
     update["payload"]["op"] = "u"
+    a_day_from_now = (datetime.now(tz=UTC) - BASE_TIME).total_seconds() + 86_400
     records: list[tuple[bytes | None, bytes | None]] = [
         (b"1", envelope(1, "acct-a", 10.0, 1000)),  # offset 0: fine
         (b"x", b"{definitely not json"),  # 1
@@ -34,7 +37,8 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
             b"4",
             envelope(4, "acct-a", 20.0, 100),
         ),  # 5: 900 s behind acct-a's newest event
-        (b"5", envelope(5, "acct-a", 30.0, 1010)),  # 6: fine, after all the bad ones
+        (b"6", envelope(6, "acct-a", 40.0, a_day_from_now)),  # 6: stamped a day ahead of the clock
+        (b"5", envelope(5, "acct-a", 30.0, 1010)),  # 7: fine, after all the bad ones
     ]
     produce(streams.settings, source, records)
     worker = streams.processor("features").start()
@@ -43,7 +47,7 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
     dead = TopicReader(streams.settings, streams.topic("dead-letter"))
     try:
         features.wait(lambda v: len(v) >= 2, 90, "two feature vectors")
-        dead.wait(lambda v: len(v) >= 5, 60, "five dead letters")
+        dead.wait(lambda v: len(v) >= 6, 60, "six dead letters")
     finally:
         features.close()
         dead.close()
@@ -55,8 +59,9 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
         3: "unsupported_op",
         4: "invalid_field",
         5: "late_event",
+        6: "future_event",
     }
-    assert {d["id"] for d in dead.values} == {f"{source}/0/{offset}" for offset in range(1, 6)}
+    assert {d["id"] for d in dead.values} == {f"{source}/0/{offset}" for offset in range(1, 7)}
     assert dead.values[0]["value"] == {
         "encoding": "utf-8",
         "data": "{definitely not json",
@@ -74,5 +79,5 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
             processor="features",
             topic=streams.topic("dead-letter"),
         )
-        == 5
+        == 6
     )

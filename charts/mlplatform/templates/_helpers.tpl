@@ -144,3 +144,18 @@ base64 of the random string (Fernet keys).
 {{- define "mlp.pgSecretName" -}}
 {{- printf "%s-pg-%s" (include "mlp.prefix" .root) .name -}}
 {{- end }}
+
+{{/* A registered model's SeldonDeployment name, as the promoter derives it (mlp_promoter.seldon). */}}
+{{- define "mlp.seldonName" -}}
+{{- regexReplaceAll "[^a-z0-9-]+" (lower .) "-" | trimAll "-" | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* Name of the stable Service in front of a served model's predictors (argument: registered model name). */}}
+{{- define "mlp.modelServiceName" -}}
+{{- printf "model-%s" (include "mlp.seldonName" .) | trunc 63 | trimSuffix "-" -}}
+{{- end }}
+
+{{/* Its in-cluster host: root, model. */}}
+{{- define "mlp.modelServiceHost" -}}
+{{- printf "%s.%s.svc.%s" (include "mlp.modelServiceName" .model) .root.Values.seldon.namespace .root.Values.clusterDomain -}}
+{{- end }}

@@ -28,6 +28,8 @@ def test_canary_has_two_tempo_predictors_with_the_traffic_split() -> None:
         "s3://mlflow/1/models/m-a/artifacts",
         "s3://mlflow/1/models/m-b/artifacts",
     ]
+    assert [p["labels"][seldon.PREDICTOR_LABEL] for p in predictors] == ["champion", "canary"]
+    assert {p["labels"]["mlplatform.io/registered-model"] for p in predictors} == {"fraud-detector"}
     for predictor in predictors:
         assert predictor["graph"]["implementation"] == "MLFLOW_SERVER"
         assert predictor["graph"]["envSecretRefName"] == "s3-secret"

@@ -8,7 +8,8 @@ from pathlib import Path
 from mlpipelines.recipe import Recipe, Scalar
 from mlpipelines.settings import PipelineSettings
 
-RUN_NAME = "{{ dag.dag_id }}-{{ ts_nodash }}"
+# `run_after`, not `ts_nodash`: runs triggered without a logical date (API, `mlp demo`) have no `ts_*`.
+RUN_NAME = "{{ dag.dag_id }}-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}"
 
 
 def parameter_value(value: Scalar) -> str:

@@ -6,6 +6,7 @@ into the task log. Airflow's own variables (which include its database URL) are 
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -33,6 +34,8 @@ class Skip(Exception):
 def child_environment(extra: dict[str, str], venv: str | None) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW", "_AIRFLOW"))}
     env.pop("VIRTUAL_ENV", None)
+    # The recipe names the experiment; an inherited id would make `mlflow run` refuse both.
+    env.pop("MLFLOW_EXPERIMENT_ID", None)
     if venv:  # `mlflow run --env-manager local` starts `python`: it must be the project's
         env["PATH"] = f"{venv}/bin{os.pathsep}{env.get('PATH', '')}"
         env["VIRTUAL_ENV"] = venv
@@ -70,10 +73,20 @@ def train(argv: list[str], env: dict[str, str], venv: str | None) -> str | None:
     return run_command(argv, env, venv)
 
 
-def promote(argv: list[str], env: dict[str, str]) -> None:
+def promote(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """Run the promoter; its JSON decision (its whole stdout) becomes the task's XCom, read by `mlp demo`."""
     if not Path(argv[0]).exists():
         raise Skip(f"the promoter is not installed ({argv[0]} is missing): nothing promoted")
-    run_command(argv, env)
+    log.info("running: %s", " ".join(argv))
+    result = subprocess.run(argv, env=child_environment(env, None), capture_output=True, text=True, check=False)
+    for line in result.stderr.splitlines():
+        log.info("%s", line)
+    log.info("decision: %s", result.stdout)
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.splitlines()[-20:])
+        raise StepFailed(f"{Path(argv[0]).name} exited with {result.returncode}; last output:\n{tail}")
+    decision: dict[str, Any] = json.loads(result.stdout)
+    return decision
 
 
 def quality_gate(dsn: str, checks: dict[str, Any] | None) -> dict[str, Any]:

@@ -52,6 +52,11 @@ class MinioSettings(BaseModel):
 class KafkaSettings(BaseModel):
     port: int = 9092
     controller_port: int = 9093
+    # A SASL_PLAINTEXT SCRAM-SHA-512 listener, as the chart's clients listener: the processors and the
+    # model exporter log in there as their own users, as with the chart's KafkaUsers.
+    sasl_port: int = 9096
+    processors_user: str = "faust"
+    exporter_user: str = "model-exporter"
     metrics_port: int = 9404
     heap: str = "512m"
 
@@ -96,6 +101,12 @@ class AirflowSettings(BaseModel):
     parallelism: int = 4
 
 
+class StatsdExporterSettings(BaseModel):
+    port: int = 9102
+    # Where Airflow sends StatsD (UDP, and TCP on the same port).
+    statsd_port: int = 9125
+
+
 class PrometheusSettings(BaseModel):
     port: int = 9090
     scrape_interval: str = "5s"
@@ -121,6 +132,7 @@ class Settings(BaseSettings):
     model_server: ModelServerSettings = ModelServerSettings()
     streaming: StreamingSettings = StreamingSettings()
     model_exporter: ModelExporterSettings = ModelExporterSettings()
+    statsd_exporter: StatsdExporterSettings = StatsdExporterSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
 
     @property

@@ -11,34 +11,46 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import subprocess
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
+from prometheus_client.parser import text_string_to_metric_families
 from rich.table import Table
 
+from mlplatform.airflow_client import AirflowClient
 from mlplatform.config import Settings
 from mlplatform.connectors import operations
 from mlplatform.connectors.client import ConnectClient
 from mlplatform.connectors.definitions import load_definitions
 from mlplatform.console import console
+from mlplatform.credentials import Credentials
 from mlplatform.errors import PlatformError
-from mlplatform.runtime import services
+from mlplatform.observability import panels
+from mlplatform.runtime.services.airflow import Airflow
 from mlplatform.tools import PROJECT_ROOT, Toolchain
 
 RECIPE = "fraud-detection"
 MODEL = "fraud-detector"
 EXAMPLE = PROJECT_ROOT / "examples" / "fraud-detection"
 ROWS_PER_RUN = 3000
+#: Transactions streamed after the promotion, scored by the champion (enough for drift's statistics).
+LIVE_ROWS = 400
+LIVE_SPAN_SECONDS = 600
+LIVE_TIMEOUT = 300.0
+DASHBOARD_TIMEOUT = 180.0
+#: Bound on one pipeline run (the scheduler may first finish a scheduled run: max_active_runs is 1).
+PIPELINE_TIMEOUT = 1200.0
 
 
 class Demo:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.tools = Toolchain(settings)
-        self.airflow = services.get(settings, "airflow")
+        self.airflow = Airflow(settings)
         self.counter = settings.run_dir / "demo-runs"
 
     def run(self) -> dict[str, Any]:
@@ -46,12 +58,14 @@ class Demo:
         started = time.monotonic()
         self._step(f"Generating {ROWS_PER_RUN} transactions (seed {number})", self.generate, number)
         self._step("Applying connectors (CDC into Kafka, sink into PostgreSQL)", self.apply_connectors)
-        output = self._step("Running the pipeline: quality gate, train, promote", self.run_pipeline)
-        decision = decision_from_output(output)
+        decision = self.run_pipeline()
         summary = self.summary(decision)
         self._step("Sending predictions to the served champion", self.predict, summary)
+        summary["live_predictions"] = self.stream_live(number)
+        summary["dashboards"] = self.wait_for_dashboards()
         self.counter.write_text(str(number))
         self.print_summary(number, summary, time.monotonic() - started)
+        self.print_dashboards(summary["dashboards"])
         return summary
 
     def _step(self, what: str, action: Any, *args: Any) -> Any:
@@ -66,10 +80,66 @@ class Demo:
         env = self.airflow.environment()
         return {"WAREHOUSE_DSN": env["MLP_PIPELINES__WAREHOUSE_DSN"], "WAREHOUSE_PASSWORD": env["WAREHOUSE_PASSWORD"]}
 
-    def generate(self, seed: int) -> None:
+    def generate(self, seed: int, rows: int = ROWS_PER_RUN, end: datetime | None = None, span: float = 0) -> None:
         python = self.tools.python_env("fraud-detection") / "bin" / "python"
-        argv = [str(python), str(EXAMPLE / "generate.py"), "--rows", str(ROWS_PER_RUN), "--seed", str(seed)]
+        argv = [str(python), str(EXAMPLE / "generate.py"), "--rows", str(rows), "--seed", str(seed)]
+        if end is not None:
+            argv += ["--end", end.isoformat(), "--span-seconds", str(span)]
         _run(argv, {**os.environ, **self._warehouse_env()}, "generating demo data")
+
+    def stream_live(self, number: int) -> int:
+        """Transactions newer than any so far go through CDC, features and the champion; returns those logged.
+
+        They start after the warehouse's newest row, so no account sees them as late events, and end at most
+        LIVE_SPAN_SECONDS after it, so none is stamped too far ahead for Kafka.
+        """
+        dsn = Credentials(self.settings).postgres_dsn("warehouse")
+        with psycopg.connect(dsn) as conn:
+            row = conn.execute("SELECT max(created_at) FROM public.transactions").fetchone()
+        newest = row[0] if row else None
+        now = datetime.now(tz=UTC)
+        start = max(now - timedelta(seconds=LIVE_SPAN_SECONDS), newest.astimezone(UTC) if newest else now)
+        end = start + timedelta(seconds=LIVE_SPAN_SECONDS + 1)
+        before = self._logged_predictions()
+        started = time.monotonic()
+        self.generate(10_000 + number, LIVE_ROWS, end, LIVE_SPAN_SECONDS)
+        with console.status("Scoring live transactions…") as status:
+            while (logged := self._logged_predictions() - before) < LIVE_ROWS:
+                if time.monotonic() - started > LIVE_TIMEOUT:
+                    raise PlatformError(
+                        f"only {logged:.0f} of {LIVE_ROWS} live transactions were scored in {LIVE_TIMEOUT:.0f}s: "
+                        "see `mlp logs features`, `mlp logs scoring` and the dead-letter topic"
+                    )
+                status.update(f"Scoring live transactions: {logged:.0f} of {LIVE_ROWS} in the prediction log…")
+                time.sleep(1)
+        seconds = time.monotonic() - started
+        console.print(f"[green]✔[/] Scored {LIVE_ROWS} live transactions into the prediction log ({seconds:.0f}s)")
+        return LIVE_ROWS
+
+    def _logged_predictions(self) -> float:
+        """The scoring processor's count of records written to the prediction log."""
+        url = f"http://{self.settings.host}:{self.settings.streaming.scoring_metrics_port}/metrics"
+        response = httpx.get(url, timeout=10)
+        response.raise_for_status()
+        for family in text_string_to_metric_families(response.text):
+            for sample in family.samples:
+                if sample.name == "mlp_stream_events_out_total" and sample.labels.get("topic") == "prediction-log":
+                    return sample.value
+        return 0.0
+
+    def wait_for_dashboards(self) -> list[panels.Coverage]:
+        """Wait until every panel has data (rates need two scrapes; the exporter refreshes every 15s)."""
+        prometheus = f"http://{self.settings.host}:{self.settings.prometheus.port}"
+        queries = panels.panel_queries()
+        started = time.monotonic()
+        with console.status("Waiting for the dashboards' panels to show data…") as status:
+            while True:
+                found = panels.coverage(prometheus, queries)
+                empty = sum(len(c.empty) for c in found)
+                if not empty or time.monotonic() - started > DASHBOARD_TIMEOUT:
+                    return found
+                status.update(f"Waiting for the dashboards' panels to show data: {empty} of {len(queries)} empty…")
+                time.sleep(5)
 
     def apply_connectors(self) -> None:
         client = ConnectClient(f"http://{self.settings.host}:{self.settings.connect.port}")
@@ -81,11 +151,35 @@ class Demo:
         if failed:
             raise PlatformError(f"connectors not running: {', '.join(f'{o.name}: {o.error}' for o in failed)}")
 
-    def run_pipeline(self) -> str:
-        """Run the recipe's DAG once (`airflow dags test`) and return its output, task logs included."""
-        env = {**os.environ, **self.airflow.environment(), "COLUMNS": "100000"}  # no wrapped log lines
-        airflow = self.tools.python_env("pipelines") / "bin" / "airflow"
-        return _run([str(airflow), "dags", "test", RECIPE], env, f"the {RECIPE} pipeline")
+    def run_pipeline(self) -> dict[str, Any]:
+        """Trigger the recipe's DAG on the platform's Airflow, follow its tasks, return the promoter's decision."""
+        airflow = self.airflow
+        client = AirflowClient(
+            airflow.url(self.settings.airflow.port), self.settings.airflow.admin_user, airflow.admin_password()
+        )
+        started = time.monotonic()
+        with console.status("Running the pipeline…") as status:
+            run_id = client.trigger(RECIPE)
+
+            def show(states: dict[str, str]) -> None:
+                tasks = ", ".join(f"{task} {state}" for task, state in states.items())
+                status.update(f"Running the pipeline {RECIPE} ({time.monotonic() - started:.0f}s): {tasks}…")
+
+            state = client.wait(RECIPE, run_id, PIPELINE_TIMEOUT, show)
+        states = client.task_states(RECIPE, run_id)
+        if state != "success":
+            failed = [task for task, task_state in states.items() if task_state in ("failed", "upstream_failed")]
+            tail = client.log_tail(RECIPE, run_id, failed[0]) if failed else ""
+            raise PlatformError(
+                f"the {RECIPE} pipeline run {run_id} {state} (tasks: {states}); last log lines of "
+                f"{failed[0] if failed else 'the run'}:\n{tail}\nFull logs: "
+                f"{airflow.url(self.settings.airflow.port)}/dags/{RECIPE}/runs/{run_id}"
+            )
+        console.print(
+            f"[green]✔[/] Running the pipeline: quality gate, train, promote ({time.monotonic() - started:.0f}s)"
+        )
+        decision: dict[str, Any] = client.xcom(RECIPE, run_id, "promote")
+        return decision
 
     def summary(self, decision: dict[str, Any]) -> dict[str, Any]:
         api = f"http://{self.settings.host}:{self.settings.mlflow.port}/api/2.0/mlflow"
@@ -119,6 +213,23 @@ class Demo:
         summary["sample_prediction"] = body["outputs"][0]["data"][0]
         summary["served_version"] = body.get("model_version")
 
+    def print_dashboards(self, found: list[panels.Coverage]) -> None:
+        table = Table(title="Dashboards (charts/mlplatform/dashboards/, in Grafana on the cluster)")
+        table.add_column("Dashboard")
+        table.add_column("Panels with data", justify="right")
+        table.add_column("Still empty")
+        for entry in found:
+            table.add_row(
+                entry.dashboard, f"{entry.panels - len(entry.empty)} / {entry.panels}", ", ".join(entry.empty)
+            )
+        console.print(table)
+        s = self.settings
+        console.print(
+            f"Every panel query runs on the local Prometheus: http://{s.host}:{s.prometheus.port}/graph. "
+            "To see the dashboards themselves, import the JSON files into any Grafana with this Prometheus as its "
+            "data source (README: Dashboards)."
+        )
+
     def print_summary(self, number: int, summary: dict[str, Any], seconds: float) -> None:
         decision = summary["decision"]
         table = Table(title=f"Demo run {number} ({seconds:.0f}s)", show_header=False)
@@ -129,6 +240,7 @@ class Demo:
         table.add_row(f"Model {MODEL}", f"version {summary['champion_version']} has alias champion")
         table.add_row("Champion metrics", json.dumps(summary["champion_metrics"]))
         table.add_row("Endpoint (V2)", summary["endpoint"])
+        table.add_row("Live transactions scored", f"{summary['live_predictions']} (topic prediction-log)")
         table.add_row(
             "Sample prediction", f"{summary['sample_prediction']} for {json.dumps(summary['sample_request'])}"
         )
@@ -136,31 +248,6 @@ class Demo:
         table.add_row("MLflow", f"http://{s.host}:{s.mlflow.port}/#/models/{MODEL}")
         table.add_row("Prometheus", f"http://{s.host}:{s.prometheus.port}/targets")
         console.print(table)
-
-
-def decision_from_output(output: str) -> dict[str, Any]:
-    """The promoter's JSON decision: it prints it on stdout, which the promote task logs line by line."""
-    lines = [_message(line) for line in output.splitlines()]
-    starts = [
-        i for i in range(len(lines) - 1) if lines[i].strip() == "{" and lines[i + 1].strip().startswith('"model_name"')
-    ]
-    for end in range(starts[-1] + 1, len(lines)) if starts else ():
-        if lines[end].strip() == "}":
-            try:
-                decision: dict[str, Any] = json.loads("\n".join(lines[starts[-1] : end + 1]))
-                return decision
-            except ValueError:
-                continue
-    raise PlatformError("no promoter decision in the pipeline's output:\n" + "\n".join(lines[-40:]))
-
-
-LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z (?:\[\w+\s*\] )?(.*?)\s*(?:\[[\w.]+\]\s*)?(?:loc=\S+.*)?$")
-
-
-def _message(line: str) -> str:
-    """A task log line's message, without Airflow's timestamp and source location."""
-    match = LOG_LINE.match(line)
-    return match.group(1) if match else line
 
 
 def _get(url: str, **params: str) -> Any:

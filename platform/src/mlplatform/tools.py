@@ -66,6 +66,11 @@ class Toolchain:
         return self.settings.cache_dir / "tools" / f"minio-{versions.MINIO_VERSION}" / "minio"
 
     @property
+    def statsd_exporter(self) -> Path:
+        version = versions.STATSD_EXPORTER_VERSION
+        return self.settings.cache_dir / "tools" / f"statsd_exporter-{version}" / "statsd_exporter"
+
+    @property
     def helm(self) -> Path:
         return self.settings.cache_dir / "tools" / f"helm-{versions.HELM_VERSION}" / "helm"
 
@@ -103,7 +108,12 @@ class Toolchain:
 
     def check(self) -> None:
         """Raise ToolMissing naming the first absent tool the local runtime needs."""
-        needed = [self.kafka_home / "lib", self.minio, *(self.python_env(name) / "bin" for name in PYTHON_ENVS)]
+        needed = [
+            self.kafka_home / "lib",
+            self.minio,
+            self.statsd_exporter,
+            *(self.python_env(name) / "bin" for name in PYTHON_ENVS),
+        ]
         missing = [str(path) for path in needed if not path.exists()]
         if missing:
             raise ToolMissing(f"Tools are missing ({', '.join(missing)}). Run `make setup` first.")
@@ -139,6 +149,12 @@ class Installer:
         self.kafka()
         self.go_tool("minio", versions.MINIO_PACKAGE, versions.MINIO_VERSION, self.tools.minio)
         self.go_tool("helm", versions.HELM_PACKAGE, versions.HELM_VERSION, self.tools.helm)
+        self.go_tool(
+            "statsd_exporter",
+            versions.STATSD_EXPORTER_PACKAGE,
+            versions.STATSD_EXPORTER_VERSION,
+            self.tools.statsd_exporter,
+        )
         for name, project in PYTHON_ENVS.items():
             self.python_env(name, project)
         console.print(

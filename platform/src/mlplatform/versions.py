@@ -5,6 +5,10 @@
 MINIO_PACKAGE = "github.com/minio/minio"
 MINIO_VERSION = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
+# Turns the local Airflow's StatsD metrics into Prometheus series, as the Airflow chart's exporter does.
+STATSD_EXPORTER_PACKAGE = "github.com/prometheus/statsd_exporter"
+STATSD_EXPORTER_VERSION = "v0.31.0"
+
 HELM_PACKAGE = "helm.sh/helm/v3/cmd/helm"
 HELM_VERSION = "v3.22.0"
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import Field
+import faust
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MLP_STREAMING__"
@@ -21,6 +24,13 @@ class StreamingSettings(BaseSettings):
 
     # -- Kafka ------------------------------------------------------------------------------------
     kafka_bootstrap: str = Field(default="127.0.0.1:9092", description="Comma-separated host:port list.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        default="PLAINTEXT", description="SASL_PLAINTEXT for the chart's SCRAM listener."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+    kafka_ca_file: Path | None = Field(default=None, description="CA bundle for SSL/SASL_SSL; system CAs if unset.")
     source_topic: str = "warehouse.public.transactions"
     features_topic: str = "features"
     predictions_topic: str = "predictions"
@@ -56,6 +66,12 @@ class StreamingSettings(BaseSettings):
     tumbling_window_seconds: int = Field(default=60, gt=0)
     hopping_window_seconds: int = Field(default=300, gt=0)
     hopping_step_seconds: int = Field(default=60, gt=0)
+    max_future_seconds: int = Field(
+        default=3000,
+        gt=0,
+        description="Events stamped further ahead of the clock go to dead-letter: Kafka refuses record timestamps "
+        "more than log.message.timestamp.after.max.ms (1 h by default) in the future.",
+    )
     allowed_lateness_seconds: int = Field(
         default=300, ge=0, description="Events older than the account's newest event by more go to dead-letter."
     )
@@ -71,6 +87,48 @@ class StreamingSettings(BaseSettings):
     retry_backoff_seconds: float = 0.2
     breaker_failure_threshold: int = Field(default=3, gt=0, description="Failed batches that open the breaker.")
     breaker_reset_seconds: float = Field(default=10.0, gt=0, description="Open time before a trial call.")
+
+    @model_validator(mode="after")
+    def _sasl_needs_credentials(self) -> StreamingSettings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (self.kafka_username and self.kafka_password):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs a user: set "
+                f"{ENV_PREFIX}KAFKA_USERNAME and {ENV_PREFIX}KAFKA_PASSWORD (the KafkaUser's Secret in the chart)"
+            )
+        return self
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if not self.kafka_security_protocol.endswith("SSL"):
+            return None
+        return ssl.create_default_context(cafile=str(self.kafka_ca_file) if self.kafka_ca_file else None)
+
+    def broker_credentials(self) -> faust.types.auth.CredentialsT | None:
+        """What Faust authenticates with; None on a plaintext listener."""
+        context = self._ssl_context()
+        if self.kafka_security_protocol.startswith("SASL_"):
+            assert self.kafka_password is not None  # checked by the validator
+            return faust.SASLCredentials(
+                username=self.kafka_username,
+                password=self.kafka_password.get_secret_value(),
+                mechanism=self.kafka_sasl_mechanism,
+                ssl_context=context,
+            )
+        return faust.SSLCredentials(context) if context else None
+
+    def client_options(self) -> dict[str, Any]:
+        """The same authentication as keyword arguments of aiokafka clients (topic creation, benchmarks)."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL_"):
+            assert self.kafka_password is not None
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_username,
+                "sasl_plain_password": self.kafka_password.get_secret_value(),
+            }
+        context = self._ssl_context()
+        if context:
+            options["ssl_context"] = context
+        return options
 
     @property
     def broker_urls(self) -> list[str]:

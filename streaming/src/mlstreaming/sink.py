@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any, Protocol
 
 import faust
 
 from mlstreaming.metrics import EVENTS_OUT
+
+log = logging.getLogger(__name__)
 
 
 class Sink(Protocol):
@@ -20,6 +24,7 @@ class TopicSink:
         self.app = app
         self.processor = processor
         self.topics: dict[str, faust.TopicT] = {}
+        self.crashing: asyncio.Future[None] | None = None
 
     def add(self, name: str, **options: Any) -> faust.TopicT:
         topic = self.app.topic(name, key_serializer="raw", value_serializer="json", **options)
@@ -27,5 +32,17 @@ class TopicSink:
         return topic
 
     async def send(self, topic: str, key: str | None, value: Any, timestamp: float | None = None) -> None:
-        await self.topics[topic].send(key=key.encode() if key is not None else None, value=value, timestamp=timestamp)
+        delivery = await self.topics[topic].send(
+            key=key.encode() if key is not None else None, value=value, timestamp=timestamp
+        )
+        delivery.add_done_callback(self._delivered)
         EVENTS_OUT.labels(self.processor, topic).inc()
+
+    def _delivered(self, delivery: asyncio.Future[Any]) -> None:
+        """A record the broker refused must not be skipped: stop the worker before its input's offset is
+        committed past it, so a restart reads that input again (Faust itself would only log the error)."""
+        if delivery.cancelled() or delivery.exception() is None:
+            return
+        error = delivery.exception()
+        log.critical("Kafka refused an output record (%r): stopping so its input is processed again", error)
+        self.crashing = self.crashing or asyncio.ensure_future(self.app.crash(error))

@@ -11,18 +11,45 @@ import contextlib
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
+from aiokafka.conn import create_conn
+from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed, TopicAlreadyExistsError
+
+from mlstreaming.settings import ENV_PREFIX, StreamingSettings
 
 log = logging.getLogger(__name__)
 
 
-async def ensure_topics(
-    bootstrap: str, names: list[str], partitions: int, replication: int, timeout: float = 60.0
-) -> None:
-    """Create the missing topics among `names`; existing topics are left as they are."""
+class KafkaRejectedCredentials(Exception):
+    """The broker answered but refused the configured user: retrying cannot help."""
+
+
+async def check_credentials(settings: StreamingSettings) -> None:
+    """Fail fast on a refused SASL login (the admin client would only retry and report `Unable to bootstrap`)."""
+    if not settings.kafka_security_protocol.startswith("SASL_"):
+        return
+    host, _, port = settings.kafka_bootstrap.split(",")[0].strip().rpartition(":")
+    try:
+        conn = await create_conn(host, int(port), request_timeout_ms=10_000, **settings.client_options())
+    except SaslAuthenticationFailed as exc:
+        raise KafkaRejectedCredentials(
+            f"Kafka at {settings.kafka_bootstrap} refused user {settings.kafka_username!r} "
+            f"({settings.kafka_sasl_mechanism}): {exc}. Check {ENV_PREFIX}KAFKA_USERNAME and "
+            f"{ENV_PREFIX}KAFKA_PASSWORD (in the chart, the KafkaUser's Secret)."
+        ) from None
+    except (OSError, KafkaConnectionError):  # TimeoutError included
+        return  # not reachable yet: the caller's retries handle it
+    conn.close()
+
+
+async def ensure_topics(settings: StreamingSettings, names: list[str], timeout: float = 60.0) -> None:
+    """Create the missing topics among `names` (settings' partitions and replicas); existing ones are left as is."""
+    await check_credentials(settings)
+    partitions, replication = settings.partitions, settings.replication_factor
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=10_000)
+        admin = AIOKafkaAdminClient(
+            bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000, **settings.client_options()
+        )
         try:
             await admin.start()
             existing = set(await admin.list_topics())
@@ -50,5 +77,5 @@ async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], deadline: 
         await asyncio.sleep(0.2)
 
 
-def ensure_topics_sync(bootstrap: str, names: list[str], partitions: int, replication: int) -> None:
-    asyncio.run(ensure_topics(bootstrap, names, partitions, replication))
+def ensure_topics_sync(settings: StreamingSettings, names: list[str]) -> None:
+    asyncio.run(ensure_topics(settings, names))

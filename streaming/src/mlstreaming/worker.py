@@ -6,10 +6,11 @@ import sys
 from collections.abc import Callable
 
 import faust
+from pydantic import ValidationError
 
 from mlstreaming import metrics
 from mlstreaming.settings import StreamingSettings
-from mlstreaming.topics import ensure_topics_sync
+from mlstreaming.topics import KafkaRejectedCredentials, ensure_topics_sync
 
 
 def faust_app(app_id: str, settings: StreamingSettings) -> faust.App:
@@ -17,6 +18,7 @@ def faust_app(app_id: str, settings: StreamingSettings) -> faust.App:
     return faust.App(
         app_id,
         broker=settings.broker_urls,
+        broker_credentials=settings.broker_credentials(),
         processing_guarantee="at_least_once",
         store=settings.table_store,
         datadir=str(settings.data_dir / app_id),
@@ -53,12 +55,18 @@ def run(
     default_port: Callable[[StreamingSettings], int],
 ) -> None:
     """Create topics and start the metrics server for `worker`, then hand over to Faust's command line."""
-    settings = StreamingSettings()
+    try:
+        settings = StreamingSettings()
+    except ValidationError as exc:
+        sys.exit(f"Invalid streaming settings (MLP_STREAMING__* variables):\n{exc}")
     args = worker_argv(sys.argv[1:], settings)
     app = build(settings)
     if args[0] == "worker":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        ensure_topics_sync(settings.kafka_bootstrap, topics(settings), settings.partitions, settings.replication_factor)
+        try:
+            ensure_topics_sync(settings, topics(settings))
+        except KafkaRejectedCredentials as exc:
+            sys.exit(str(exc))
         metrics.serve(settings.metrics_port if settings.metrics_port is not None else default_port(settings))
     sys.argv = [sys.argv[0], *args]
     app.main()

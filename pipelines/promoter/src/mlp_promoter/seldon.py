@@ -38,6 +38,11 @@ class Predictor:
     traffic: int
 
 
+# Pod label telling the stable predictor from the canary (the chart's `monitoring.serving.predictorLabel`).
+PREDICTOR_LABEL = "mlplatform.io/predictor"
+CHAMPION_ROLE, CANARY_ROLE = "champion", "canary"
+
+
 def deployment_name(model_name: str) -> str:
     """A DNS-1123 name for the SeldonDeployment of a registered model."""
     name = re.sub(r"[^a-z0-9-]+", "-", model_name.lower()).strip("-")[:63].rstrip("-")
@@ -57,7 +62,9 @@ def s3_uri(artifact_location: str, artifact_root: str) -> str:
 def render(model_name: str, predictors: list[Predictor], target: SeldonTarget) -> dict[str, Any]:
     """One SeldonDeployment serving `predictors` (one: all traffic; two: champion and canary)."""
     name = deployment_name(model_name)
-    rendered = [_tempo_predictor(name, p, target) for p in predictors]
+    rendered = [
+        _tempo_predictor(name, p, target, CHAMPION_ROLE if i == 0 else CANARY_ROLE) for i, p in enumerate(predictors)
+    ]
     base = _tempo_manifest(name, predictors[0], target)
     base["spec"]["protocol"] = "v2"
     base["spec"]["predictors"] = rendered
@@ -95,11 +102,18 @@ def _tempo_manifest(name: str, predictor: Predictor, target: SeldonTarget) -> di
     return manifest
 
 
-def _tempo_predictor(name: str, predictor: Predictor, target: SeldonTarget) -> dict[str, Any]:
+def _tempo_predictor(name: str, predictor: Predictor, target: SeldonTarget, role: str) -> dict[str, Any]:
+    """One predictor; its labels reach the pods, where the chart's model Service and PodMonitor select them."""
     (rendered,) = _tempo_manifest(name, predictor, target)["spec"]["predictors"]
     rendered["name"] = f"v{predictor.version}"
     rendered["traffic"] = predictor.traffic
-    rendered.setdefault("labels", {})["mlplatform.io/model-version"] = predictor.version
+    rendered.setdefault("labels", {}).update(
+        {
+            "mlplatform.io/registered-model": name,
+            "mlplatform.io/model-version": predictor.version,
+            PREDICTOR_LABEL: role,
+        }
+    )
     return rendered
 
 

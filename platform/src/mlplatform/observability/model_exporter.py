@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from mlplatform.config import Settings
 from mlplatform.observability.drift import ReferenceStats
 from mlplatform.observability.prediction_log import PredictionWindows, VersionKey, parse
 from mlplatform.observability.registry import AliasedVersion, ModelRegistry, RegistryError
@@ -123,6 +124,7 @@ class ModelExporter(Collector):
             group_id=self.settings.group_id,
             auto_offset_reset="earliest",
             enable_auto_commit=True,
+            **self.settings.kafka_options(),
         )
         try:
             while not self.stop.is_set():
@@ -200,7 +202,8 @@ def serve(settings: ModelExporterSettings, mlflow_url: str, kafka_bootstrap: str
 
 
 def main(argv: list[str] | None = None) -> None:
-    defaults = ModelExporterSettings()
+    # MLP_MODEL_EXPORTER__* variables (the Kafka login among them) first, then the command line.
+    defaults = Settings().model_exporter
     parser = argparse.ArgumentParser(prog="python -m mlplatform.observability.model_exporter", description=__doc__)
     parser.add_argument("--port", type=int, default=defaults.port)
     parser.add_argument("--host", default="0.0.0.0", help="Address to listen on.")
@@ -214,15 +217,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--reference-artifact", default=defaults.reference_artifact)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = ModelExporterSettings(
-        port=args.port,
-        topic=args.topic,
-        group_id=args.group_id,
-        refresh_seconds=args.refresh_seconds,
-        window=args.window,
-        baseline_size=args.baseline_size,
-        reference_artifact=args.reference_artifact,
+    settings = defaults.model_copy(
+        update={
+            "port": args.port,
+            "topic": args.topic,
+            "group_id": args.group_id,
+            "refresh_seconds": args.refresh_seconds,
+            "window": args.window,
+            "baseline_size": args.baseline_size,
+            "reference_artifact": args.reference_artifact,
+        }
     )
+    try:
+        settings.kafka_options()
+    except ValueError as exc:
+        parser.error(str(exc))
     serve(settings, args.mlflow_url, args.kafka_bootstrap, args.host)
 
 

@@ -10,6 +10,8 @@ CHART = PROJECT_ROOT / "charts" / "mlplatform"
 RULES_DIR = CHART / "rules"
 RULE_TESTS_DIR = RULES_DIR / "tests"
 DASHBOARDS_DIR = CHART / "dashboards"
+#: The local statsd_exporter's mapping: the series names of the Airflow chart's exporter.
+STATSD_MAPPING = Path(__file__).with_name("statsd-mapping.yaml")
 
 
 def rule_files() -> list[Path]:

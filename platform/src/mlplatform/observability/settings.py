@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
 
 
 class ModelExporterSettings(BaseModel):
@@ -18,3 +20,24 @@ class ModelExporterSettings(BaseModel):
     reference_artifact: str = Field(
         default="reference/feature_stats.json", description="Run artifact with training's feature statistics."
     )
+    # Kafka login for the prediction log (the chart's SCRAM listener); the password only from the environment.
+    kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str | None = None
+    kafka_password: SecretStr | None = None
+
+    def kafka_options(self) -> dict[str, Any]:
+        """Keyword arguments of kafka-python clients; ValueError naming the variables when the login is incomplete."""
+        options: dict[str, Any] = {"security_protocol": self.kafka_security_protocol}
+        if self.kafka_security_protocol.startswith("SASL_"):
+            if not (self.kafka_username and self.kafka_password):
+                raise ValueError(
+                    f"{self.kafka_security_protocol} needs MLP_MODEL_EXPORTER__KAFKA_USERNAME and "
+                    "MLP_MODEL_EXPORTER__KAFKA_PASSWORD"
+                )
+            options |= {
+                "sasl_mechanism": self.kafka_sasl_mechanism,
+                "sasl_plain_username": self.kafka_username,
+                "sasl_plain_password": self.kafka_password.get_secret_value(),
+            }
+        return options

@@ -94,7 +94,8 @@ class Supervisor:
         try:
             self._rpc().supervisor.stopProcess(name, True)
         except xmlrpc.client.Fault as fault:
-            if "NOT_RUNNING" not in fault.faultString:
+            # BAD_NAME: a service added since supervisord started (an upgrade while up) never ran.
+            if "NOT_RUNNING" not in fault.faultString and "BAD_NAME" not in fault.faultString:
                 raise PlatformError(f"supervisord could not stop {name}: {fault.faultString}") from fault
 
     def info(self, name: str) -> dict[str, Any]:

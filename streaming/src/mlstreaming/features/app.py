@@ -62,6 +62,13 @@ class FeatureProcessor:
             log.exception("unexpected error parsing %s", source_id(**source))
             await self.dead("processing_error", type(exc).__name__, source, key=message.key, value=event.value)
             return
+        ahead = transaction.event_time - time.time()
+        if ahead > self.settings.max_future_seconds:  # the broker would refuse the re-keyed record's timestamp
+            detail = (
+                f"event time is {ahead:.0f}s ahead of this worker's clock (allowed {self.settings.max_future_seconds}s)"
+            )
+            await self.dead("future_event", detail, source, key=message.key, value=event.value)
+            return
         await self.sink.send(
             self.by_account_topic,
             transaction.account_id,

@@ -68,6 +68,12 @@ class V2Client:
             raise ModelCallError("model_unreachable", type(exc).__name__) from None
         if response.status_code >= 500:
             raise ModelCallError("model_server_error", f"HTTP {response.status_code}")
+        if response.status_code == 404:  # nothing served under this name yet: an outage, not a bad request
+            raise ModelCallError(
+                "model_not_served",
+                f"{self.url} answered 404: no model {self.model_name!r} is served (promote one, or set "
+                "MLP_STREAMING__MODEL_NAME)",
+            )
         if response.status_code >= 400:
             raise ModelRequestRejected("model_request_rejected", f"HTTP {response.status_code}: {response.text[:300]}")
         return self._parse(request_id, len(rows), response)

@@ -11,6 +11,7 @@ from mlplatform.runtime.services.model_exporter import ModelExporter
 from mlplatform.runtime.services.model_server import ModelServer
 from mlplatform.runtime.services.postgres import Postgres
 from mlplatform.runtime.services.prometheus import Prometheus
+from mlplatform.runtime.services.statsd_exporter import StatsdExporter
 from mlplatform.runtime.services.stream_processors import FeatureProcessor, ScoringProcessor
 
 ALL: tuple[type[Service], ...] = (
@@ -19,6 +20,7 @@ ALL: tuple[type[Service], ...] = (
     Kafka,
     Connect,
     Mlflow,
+    StatsdExporter,
     Airflow,
     ModelServer,
     FeatureProcessor,

@@ -80,6 +80,11 @@ class Airflow(Service):
             "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(a.worker_log_port),
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(a.trigger_log_port),
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
+            # StatsD to the local statsd_exporter, as the chart's Airflow sends it to its exporter.
+            "AIRFLOW__METRICS__STATSD_ON": "True",
+            "AIRFLOW__METRICS__STATSD_HOST": host,
+            "AIRFLOW__METRICS__STATSD_PORT": str(s.statsd_exporter.statsd_port),
+            "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
             # The pipelines' own settings: local mode against this platform.
             "MLP_PIPELINES__MODE": "local",
             "MLP_PIPELINES__MLFLOW_TRACKING_URI": f"http://{host}:{s.mlflow.port}",

@@ -7,11 +7,14 @@ import subprocess
 import uuid
 
 from kafka import KafkaAdminClient
+from kafka.admin import UserScramCredentialUpsertion
 from kafka.errors import KafkaError
 
 from mlplatform.errors import PlatformError
 from mlplatform.runtime.service import Endpoint, Port, write_if_changed
 from mlplatform.runtime.services.jvm import JavaService
+
+SCRAM_MECHANISM = "SCRAM-SHA-512"
 
 
 class Kafka(JavaService):
@@ -31,10 +34,15 @@ class Kafka(JavaService):
     def bootstrap_servers(self) -> str:
         return f"{self.settings.host}:{self.settings.kafka.port}"
 
+    @property
+    def sasl_bootstrap_servers(self) -> str:
+        return f"{self.settings.host}:{self.settings.kafka.sasl_port}"
+
     def ports(self) -> list[Port]:
         k = self.settings.kafka
         return [
             Port("kafka.port", k.port),
+            Port("kafka.sasl_port", k.sasl_port),
             Port("kafka.controller_port", k.controller_port),
             Port("kafka.metrics_port", k.metrics_port),
         ]
@@ -50,11 +58,18 @@ class Kafka(JavaService):
             "process.roles": "broker,controller",
             "node.id": 1,
             "controller.quorum.voters": f"1@{host}:{k.controller_port}",
-            "listeners": f"PLAINTEXT://{host}:{k.port},CONTROLLER://{host}:{k.controller_port}",
-            "advertised.listeners": f"PLAINTEXT://{host}:{k.port}",
+            "listeners": (
+                f"PLAINTEXT://{host}:{k.port},SASL_PLAINTEXT://{host}:{k.sasl_port},"
+                f"CONTROLLER://{host}:{k.controller_port}"
+            ),
+            "advertised.listeners": f"PLAINTEXT://{host}:{k.port},SASL_PLAINTEXT://{host}:{k.sasl_port}",
             "controller.listener.names": "CONTROLLER",
             "inter.broker.listener.name": "PLAINTEXT",
-            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "sasl.enabled.mechanisms": SCRAM_MECHANISM,
+            f"listener.name.sasl_plaintext.{SCRAM_MECHANISM.lower()}.sasl.jaas.config": (
+                "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+            ),
             "log.dirs": str(self.data_dir / "logs"),
             "num.partitions": 1,
             "offsets.topic.replication.factor": 1,
@@ -93,6 +108,33 @@ class Kafka(JavaService):
             raise PlatformError(
                 f"Formatting Kafka's storage in {self.data_dir} failed:\n{result.stdout}{result.stderr}"
             )
+
+    def password(self, user: str) -> str:
+        return self.credentials.generated(f"kafka-user-{user}").get_secret_value()
+
+    def sasl_environment(self, prefix: str, user: str) -> dict[str, str]:
+        """`<prefix>KAFKA_*` variables logging `user` in on the SCRAM listener (processors, model exporter)."""
+        return {
+            f"{prefix}KAFKA_BOOTSTRAP": self.sasl_bootstrap_servers,
+            f"{prefix}KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT",
+            f"{prefix}KAFKA_SASL_MECHANISM": SCRAM_MECHANISM,
+            f"{prefix}KAFKA_USERNAME": user,
+            f"{prefix}KAFKA_PASSWORD": self.password(user),
+        }
+
+    def initialize(self) -> None:
+        """(Re)set the SCRAM users, as Strimzi's User Operator does for KafkaUsers."""
+        users = [self.settings.kafka.processors_user, self.settings.kafka.exporter_user]
+        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=10_000)
+        try:
+            errors = admin.alter_user_scram_credentials(
+                [UserScramCredentialUpsertion(user, SCRAM_MECHANISM, self.password(user)) for user in users]
+            )
+        finally:
+            admin.close()
+        refused = {user: error for user, error in errors.items() if error}
+        if refused:
+            raise PlatformError(f"Kafka refused SCRAM credentials: {refused}")
 
     def arguments(self) -> list[str]:
         return [self.config_file]

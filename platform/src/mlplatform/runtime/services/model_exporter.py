@@ -11,6 +11,7 @@ import sys
 
 from mlplatform.observability.settings import ModelExporterSettings
 from mlplatform.runtime.service import Endpoint, Port, Service
+from mlplatform.runtime.services.kafka import Kafka
 
 
 class ModelExporter(Service):
@@ -36,7 +37,7 @@ class ModelExporter(Service):
             "--mlflow-url",
             f"http://{s.host}:{s.mlflow.port}",
             "--kafka-bootstrap",
-            f"{s.host}:{s.kafka.port}",
+            Kafka(s).sasl_bootstrap_servers,
             "--topic",
             c.topic,
             "--group-id",
@@ -50,6 +51,12 @@ class ModelExporter(Service):
             "--reference-artifact",
             c.reference_artifact,
         ]
+
+    def environment(self) -> dict[str, str]:
+        """Its own SCRAM user on the SCRAM listener, as the chart's KafkaUser (the bootstrap is on argv)."""
+        variables = Kafka(self.settings).sasl_environment("MLP_MODEL_EXPORTER__", self.settings.kafka.exporter_user)
+        variables.pop("MLP_MODEL_EXPORTER__KAFKA_BOOTSTRAP")
+        return variables
 
     def is_ready(self) -> bool:
         return self.http_ok(self.config.port, "/metrics")

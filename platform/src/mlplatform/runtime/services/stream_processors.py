@@ -6,6 +6,7 @@ Both read `MLP_STREAMING__*` variables; this module sets those that depend on th
 from __future__ import annotations
 
 from mlplatform.runtime.service import Endpoint, Port, Service
+from mlplatform.runtime.services.kafka import Kafka
 
 
 class StreamProcessor(Service):
@@ -26,7 +27,8 @@ class StreamProcessor(Service):
     def environment(self) -> dict[str, str]:
         s = self.settings
         return {
-            "MLP_STREAMING__KAFKA_BOOTSTRAP": f"{s.host}:{s.kafka.port}",
+            # The SCRAM listener and user, as in the chart.
+            **Kafka(s).sasl_environment("MLP_STREAMING__", s.kafka.processors_user),
             "MLP_STREAMING__DATA_DIR": str(self.data_dir),
             "MLP_STREAMING__METRICS_PORT": str(self.metrics_port),
             "MLP_STREAMING__MODEL_URL": f"http://{s.host}:{s.model_server.port}",

@@ -1,4 +1,5 @@
-"""Reading the generated dashboards' queries and evaluating them against a real Prometheus."""
+"""The dashboards' panel queries, evaluated against a Prometheus as Grafana would: what `mlp demo` reports
+and what the live-panel test asserts (a panel has data when any of its queries returns a series)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+
+from mlplatform.errors import PlatformError
 from mlplatform.observability.paths import DASHBOARDS_DIR
 
 # What Grafana would put in place of the variables: the chart's namespace, every model/processor/DAG.
@@ -70,18 +73,46 @@ def variable_queries() -> list[PanelQuery]:
 def substitute(expr: str) -> str:
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
-        assert name in VARIABLES, f"unknown dashboard variable ${name} in {expr}"
+        if name not in VARIABLES:
+            raise PlatformError(f"unknown dashboard variable ${name} in {expr}: add it to panels.VARIABLES")
         return VARIABLES[name]
 
     return VARIABLE.sub(value, expr)
 
 
 def evaluate(prometheus: str, expr: str) -> list[dict[str, Any]]:
-    """Instant query result; AssertionError with Prometheus' own message when it rejects the query."""
+    """Instant query result; PlatformError with Prometheus' own message when it rejects the query."""
     response = httpx.get(f"{prometheus}/api/v1/query", params={"query": substitute(expr)}, timeout=30)
     body = response.json()
-    assert response.status_code == 200 and body.get("status") == "success", (
-        f"{body.get('errorType')}: {body.get('error')} in {substitute(expr)}"
-    )
+    if response.status_code != 200 or body.get("status") != "success":
+        raise PlatformError(f"{body.get('errorType')}: {body.get('error')} in {substitute(expr)}")
     result: list[dict[str, Any]] = body["data"]["result"]
     return result
+
+
+def empty_panels(prometheus: str, panels: list[list[PanelQuery]]) -> list[list[PanelQuery]]:
+    """The panels (each a list of its queries) none of whose queries returns a series."""
+    return [queries for queries in panels if not any(evaluate(prometheus, q.expr) for q in queries)]
+
+
+@dataclass(frozen=True)
+class Coverage:
+    dashboard: str
+    panels: int
+    empty: list[str]
+
+
+def coverage(prometheus: str, panels: list[list[PanelQuery]] | None = None) -> list[Coverage]:
+    """Per dashboard, how many panels it has and which of them have no data yet."""
+    panels = panel_queries() if panels is None else panels
+    empty = {queries[0].id for queries in empty_panels(prometheus, panels)}
+    found: dict[str, Coverage] = {}
+    for queries in panels:
+        first = queries[0]
+        current = found.setdefault(first.dashboard, Coverage(first.dashboard, 0, []))
+        found[first.dashboard] = Coverage(
+            current.dashboard,
+            current.panels + 1,
+            [*current.empty, first.panel] if first.id in empty else current.empty,
+        )
+    return list(found.values())
