@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -34,18 +33,6 @@ from mlstreaming.topics import ensure_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-PLATFORM_PORTS = (
-    "POSTGRES__PORT",
-    "MINIO__PORT",
-    "MINIO__CONSOLE_PORT",
-    "KAFKA__PORT",
-    "KAFKA__CONTROLLER_PORT",
-    "KAFKA__METRICS_PORT",
-    "CONNECT__PORT",
-    "CONNECT__METRICS_PORT",
-    "MLFLOW__PORT",
-    "PROMETHEUS__PORT",
-)
 
 
 def envelopes(count: int) -> Iterator[tuple[bytes, bytes]]:
@@ -134,7 +121,7 @@ def features(bootstrap: str, source: str, count: int, workdir: Path) -> float:
         "MLP_STREAMING__DEAD_LETTER_TOPIC": f"{name}-dead-letter",
         "MLP_STREAMING__FEATURES_APP_ID": name,
         "MLP_STREAMING__DATA_DIR": str(workdir / "data"),
-        "MLP_STREAMING__METRICS_PORT": str(free_ports(1)[0]),
+        "MLP_STREAMING__METRICS_PORT": "0",  # any free port: the benchmark does not scrape it
         "MLP_STREAMING__LOG_LEVEL": "warn",
     }
     with (workdir / "features.log").open("wb") as log:
@@ -146,25 +133,18 @@ def features(bootstrap: str, source: str, count: int, workdir: Path) -> float:
         worker.wait(timeout=30)
 
 
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
-
-
 @contextmanager
 def own_platform() -> Iterator[str]:
-    """A throw-away platform instance (isolated home, free ports) through the platform CLI."""
-    home = Path(tempfile.mkdtemp(prefix="mlp-bench-", dir="/var/tmp"))
-    home.chmod(0o755)
-    env = {**os.environ, "MLP_HOME": str(home)}
-    ports = free_ports(len(PLATFORM_PORTS))
-    env.update({f"MLP_{name}": str(port) for name, port in zip(PLATFORM_PORTS, ports, strict=True)})
-    mlp = str(ROOT / "platform" / ".venv" / "bin" / "mlp")
+    """A throw-away platform instance through the platform CLI, with the home and free ports of every
+    setting that the platform's own isolation picks (mlplatform.isolation, read from its environment)."""
+    platform_bin = ROOT / "platform" / ".venv" / "bin"
+    code = "import json; from mlplatform.isolation import isolated_environment as e; print(json.dumps(e()))"
+    isolated = json.loads(
+        subprocess.run([str(platform_bin / "python"), "-c", code], check=True, capture_output=True).stdout
+    )
+    env = {**os.environ, **isolated}
+    home = Path(env["MLP_HOME"])
+    mlp = str(platform_bin / "mlp")
     subprocess.run([mlp, "up"], env=env, check=True, capture_output=True)
     try:
         yield f"127.0.0.1:{env['MLP_KAFKA__PORT']}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any, Protocol
 
 import faust
@@ -11,6 +12,8 @@ import faust
 from mlstreaming.metrics import EVENTS_OUT
 
 log = logging.getLogger(__name__)
+#: Exit status of a worker whose output Kafka refused (EX_TEMPFAIL: restart it).
+EXIT_OUTPUT_REFUSED = 75
 
 
 class Sink(Protocol):
@@ -24,7 +27,6 @@ class TopicSink:
         self.app = app
         self.processor = processor
         self.topics: dict[str, faust.TopicT] = {}
-        self.crashing: asyncio.Future[None] | None = None
 
     def add(self, name: str, **options: Any) -> faust.TopicT:
         topic = self.app.topic(name, key_serializer="raw", value_serializer="json", **options)
@@ -39,10 +41,13 @@ class TopicSink:
         EVENTS_OUT.labels(self.processor, topic).inc()
 
     def _delivered(self, delivery: asyncio.Future[Any]) -> None:
-        """A record the broker refused must not be skipped: stop the worker before its input's offset is
-        committed past it, so a restart reads that input again (Faust itself would only log the error)."""
+        """A record the broker refused must not be skipped (Faust itself only logs it). The worker exits at once:
+        a graceful stop would commit the input's offset past it; without that, a restart reads it again."""
         if delivery.cancelled() or delivery.exception() is None:
             return
-        error = delivery.exception()
-        log.critical("Kafka refused an output record (%r): stopping so its input is processed again", error)
-        self.crashing = self.crashing or asyncio.ensure_future(self.app.crash(error))
+        log.critical(
+            "Kafka refused an output record (%r): exiting without committing, so its input is read again",
+            delivery.exception(),
+        )
+        logging.shutdown()
+        os._exit(EXIT_OUTPUT_REFUSED)
