@@ -257,13 +257,3 @@ class TopicReader:
 
     def close(self) -> None:
         self.consumer.close()
-
-
-def wait_until(probe: Callable[[], Any], timeout: float, what: str, interval: float = 0.5) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")

@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import free_ports
-from tests.streaming.helpers import ROOT, STREAMING_BIN, wait_until
+from tests.runtime.helpers import wait_for
+from tests.streaming.helpers import ROOT, STREAMING_BIN
 
 MLSERVER_BIN = ROOT / "platform" / "runtimes" / "mlserver" / ".venv" / "bin"
 THRESHOLD = 100.0
@@ -98,7 +99,7 @@ class MLServer:
             start_new_session=True,
         )
         log.close()
-        wait_until(self.ready, 120, f"MLServer to serve {self.name}")
+        wait_for(self.ready, 120, f"MLServer to serve {self.name}")
         return self
 
     def ready(self) -> bool:

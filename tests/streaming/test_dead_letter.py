@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from tests.runtime.helpers import wait_for
 from tests.streaming.helpers import (
     BASE_TIME,
     Streams,
@@ -12,7 +13,6 @@ from tests.streaming.helpers import (
     create_topic,
     envelope,
     produce,
-    wait_until,
 )
 
 
@@ -68,7 +68,7 @@ def test_bad_events_are_dead_lettered_with_reasons_and_good_ones_still_become_fe
     }
     assert [(v["transaction_id"], v["windows"]["tumbling"]["count"]) for v in features.values] == [(1, 1), (5, 2)]
     assert worker.alive, worker.log_tail()
-    assert wait_until(
+    assert wait_for(
         lambda: worker.metric("mlp_stream_errors_total", processor="features", reason="late_event") == 1.0,
         15,
         "the late event to be counted in the metrics",

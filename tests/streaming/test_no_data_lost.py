@@ -7,6 +7,7 @@ never exceeds the transactions it really holds.
 
 from __future__ import annotations
 
+from tests.runtime.helpers import wait_for
 from tests.streaming.accounting import (
     accounted_ids,
     expected_tumbling_counts,
@@ -21,7 +22,6 @@ from tests.streaming.helpers import (
     create_topic,
     produce,
     synthetic_events,
-    wait_until,
 )
 
 TUMBLING = 60
@@ -45,7 +45,7 @@ def run_and_account(
             dead.poll()
             return expected <= accounted_ids(features.values, dead.values)
 
-        wait_until(all_accounted, 300, "every input to be accounted for", interval=0.2)
+        wait_for(all_accounted, 300, "every input to be accounted for", interval=0.2)
     finally:
         features.close()
         dead.close()

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.runtime.helpers import wait_for
 from tests.streaming.helpers import (
     Streams,
     TopicReader,
     create_topic,
     produce,
-    wait_until,
 )
 from tests.streaming.mlserver import MLSERVER_BIN, THRESHOLD, MLServer
 
@@ -112,7 +112,7 @@ def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_awa
         assert "circuit_open" in reasons, reasons
         assert reasons <= {"circuit_open", "model_unreachable", "model_timeout"}
         assert {d["payload"]["id"] for d in dead.values[1:]} == {f"v-{100 + i}" for i in range(12)}
-        wait_until(
+        wait_for(
             lambda: worker.metric("mlp_stream_circuit_breaker_open", processor="scoring") == 1.0,
             15,
             "the breaker gauge to show open",

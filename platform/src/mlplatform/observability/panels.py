@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -95,11 +95,11 @@ def empty_panels(prometheus: str, panels: list[list[PanelQuery]]) -> list[list[P
     return [queries for queries in panels if not any(evaluate(prometheus, q.expr) for q in queries)]
 
 
-@dataclass(frozen=True)
+@dataclass
 class Coverage:
     dashboard: str
-    panels: int
-    empty: list[str]
+    panels: int = 0
+    empty: list[str] = field(default_factory=list)
 
 
 def coverage(prometheus: str, panels: list[list[PanelQuery]] | None = None) -> list[Coverage]:
@@ -109,10 +109,8 @@ def coverage(prometheus: str, panels: list[list[PanelQuery]] | None = None) -> l
     found: dict[str, Coverage] = {}
     for queries in panels:
         first = queries[0]
-        current = found.setdefault(first.dashboard, Coverage(first.dashboard, 0, []))
-        found[first.dashboard] = Coverage(
-            current.dashboard,
-            current.panels + 1,
-            [*current.empty, first.panel] if first.id in empty else current.empty,
-        )
+        entry = found.setdefault(first.dashboard, Coverage(first.dashboard))
+        entry.panels += 1
+        if first.id in empty:
+            entry.empty.append(first.panel)
     return list(found.values())
