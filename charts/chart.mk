@@ -4,6 +4,7 @@
 # applied in order when comma-separated, e.g. PROFILE=prod,airgapped.
 
 HELM ?= $(HOME)/.cache/mlp/tools/helm-v3.22.0/helm
+export HELM
 PYTHON ?= platform/.venv/bin/python
 KUBECTL ?= kubectl
 PROFILE ?= dev
@@ -15,7 +16,6 @@ PREREQS_RELEASE ?= mlp-prereqs
 PREREQS_NAMESPACE ?= mlp-system
 TIMEOUT ?= 20m
 VENDOR_DIR ?= charts/.vendor
-SMOKE_CURL_IMAGE ?= curlimages/curl:8.11.1
 
 CHART_UMBRELLA := charts/mlplatform
 CHART_PREREQS := charts/mlplatform-prereqs
@@ -28,17 +28,13 @@ KCTX = --kube-context $(KUBE_CONTEXT)
 # Installs/upgrades roll back by themselves when they fail or time out (Helm 3: --atomic).
 HELM_APPLY = upgrade --install --wait --timeout $(TIMEOUT) --atomic --create-namespace
 
-.PHONY: chart-deps chart-context install chart-prereqs chart-platform chart-smoke uninstall template \
+.PHONY: chart-deps chart-crds chart-context install chart-prereqs chart-platform chart-smoke uninstall template \
 	chart-lint chart-status footprint vendor chart-test
 
-## chart-deps: add the chart repositories and build both charts' dependencies (needs the internet)
+## chart-deps: put every pinned dependency archive in charts/*/charts/: from MLP_CHART_ARCHIVES
+## (default ../shared/charts) where it holds them, else `helm dependency build` from the repositories
 chart-deps:
-	$(HELM) repo add min https://charts.min.io/ --force-update >/dev/null
-	$(HELM) repo add apache-airflow https://airflow.apache.org --force-update >/dev/null
-	$(HELM) repo add cnpg https://cloudnative-pg.github.io/charts --force-update >/dev/null
-	$(HELM) repo add seldon https://storage.googleapis.com/seldon-charts --force-update >/dev/null
-	$(HELM) dependency build $(CHART_PREREQS)
-	$(HELM) dependency build $(CHART_UMBRELLA)
+	@$(CHART_RENDER) deps
 
 # Refuses to touch a cluster until the context is named (KUBE_CONTEXT=...) or typed in at a prompt.
 chart-context:
@@ -54,42 +50,46 @@ chart-context:
 	$(eval KUBE_CONTEXT := $(or $(KUBE_CONTEXT),$(shell $(KUBECTL) config current-context)))
 	@echo "Using Kubernetes context $(KUBE_CONTEXT), profile $(PROFILE)"
 
-## install: dependencies, then prerequisites (operators + CRDs) and the platform, each waited for
-## with rollback on failure, then a readiness smoke check of every component
-install: chart-context chart-deps chart-prereqs chart-platform chart-smoke
+## install: dependencies, the operators' CRDs, then prerequisites (operators) and the platform, each
+## waited for with rollback on failure, then a readiness smoke check of every component
+install: chart-context chart-deps chart-crds chart-prereqs chart-platform chart-smoke
+
+## chart-crds: apply (create or upgrade) every CRD of the prerequisites server-side, outside any release
+chart-crds: chart-context
+	@set -o pipefail; $(CHART_RENDER) crds --profile $(PROFILE) | \
+	  $(KUBECTL) $(KCTX) apply --server-side --force-conflicts --field-manager=mlplatform -f - >/dev/null
+	$(KUBECTL) $(KCTX) wait crd --all --for=condition=Established --timeout=2m >/dev/null
+	@echo "CRDs applied and established."
 
 chart-prereqs: chart-context
-	$(HELM) $(HELM_APPLY) $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) $(CHART_PREREQS) $(PREREQS_VALUES)
+	$(HELM) $(HELM_APPLY) --skip-crds $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) $(CHART_PREREQS) $(PREREQS_VALUES)
 
 chart-platform: chart-context
 	$(HELM) $(HELM_APPLY) $(KCTX) -n $(NAMESPACE) $(RELEASE) $(CHART_UMBRELLA) $(UMBRELLA_VALUES)
 
 ## chart-smoke: wait for every component to report ready (operators, Kafka, Connect, PostgreSQL,
-## MinIO, MLflow, Airflow, Faust, monitoring)
+## MinIO, MLflow, Airflow, Faust, monitoring); readiness probes check each server's own health endpoint
 chart-smoke: chart-context
 	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait deployment --all --for=condition=Available --timeout=5m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafka/$(RELEASE) --for=condition=Ready --timeout=10m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkanodepool --all --for=condition=Ready --timeout=5m || true
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkatopic --all --for=condition=Ready --timeout=5m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkauser --all --for=condition=Ready --timeout=5m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkaconnect/$(RELEASE) --for=condition=Ready --timeout=15m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait cluster.postgresql.cnpg.io/$(RELEASE)-pg --for=condition=Ready --timeout=10m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait database.postgresql.cnpg.io --all --for=jsonpath='{.status.applied}'=true --timeout=5m
 	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait deployment --all --for=condition=Available --timeout=10m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait statefulset --all --for=jsonpath='{.status.readyReplicas}'=1 --timeout=10m || true
+	@for set in $$($(KUBECTL) $(KCTX) -n $(NAMESPACE) get statefulset -o name); do \
+	  $(KUBECTL) $(KCTX) -n $(NAMESPACE) rollout status $$set --timeout=10m || exit 1; done
 	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait prometheus --all --for=condition=Available --timeout=5m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) run mlp-smoke-mlflow --rm -i --restart=Never --quiet \
-	  --image=$(SMOKE_CURL_IMAGE) --overrides='{"spec":{"securityContext":{"runAsNonRoot":true,"runAsUser":100,"seccompProfile":{"type":"RuntimeDefault"}}}}' \
-	  -- curl -fsS http://$(RELEASE)-mlflow.$(NAMESPACE).svc:5000/health
 	@echo "All platform components are ready."
 
 ## uninstall: remove the platform, then the prerequisites (CRDs, PVCs and kept Secrets stay)
 uninstall: chart-context
 	-$(HELM) uninstall $(KCTX) -n $(NAMESPACE) $(RELEASE) --wait --timeout $(TIMEOUT)
 	-$(HELM) uninstall $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) --wait --timeout $(TIMEOUT)
-	@echo "CRDs (from the charts' crds/), PVCs and Secrets marked keep were left in place; see charts/README.md."
+	@echo "CRDs (applied by chart-crds), PVCs, Secrets marked keep and the models namespace were left in place; see charts/README.md."
 
-## template: render both charts for PROFILE (stand-in subcharts where archives are absent)
+## template: render both charts for PROFILE (stand-in subcharts only where archives cannot be had)
 template:
 	@$(CHART_RENDER) template --chart prereqs --profile $(PROFILE)
 	@$(CHART_RENDER) template --chart umbrella --profile $(PROFILE)
@@ -119,7 +119,7 @@ chart-status: chart-context
 footprint:
 	@$(CHART_RENDER) footprint --profile dev,prod,airgapped
 
-## vendor: download every dependency archive (for air-gapped installs) and list every image
+## vendor: collect every dependency archive (for air-gapped installs) and list every image
 vendor: chart-deps
 	mkdir -p $(VENDOR_DIR)
 	cp $(CHART_PREREQS)/charts/*.tgz $(CHART_UMBRELLA)/charts/*.tgz $(VENDOR_DIR)/

@@ -1,15 +1,22 @@
-"""Render the platform's charts for the chart.mk targets (template, chart-lint, footprint, vendor).
+"""The one renderer of the platform's charts: chart.mk's targets and the chart tests both use it.
 
-Chart repositories may be unreachable (air-gapped hosts, CI without internet). When a dependency's
-archive is missing from `charts/<chart>/charts/`, the chart is copied to a build folder and the
-dependency is replaced by a stand-in chart (name and version only, no templates), so the chart's own
-templates still render with the real Helm engine. A note on stderr says which subcharts are stand-ins:
-their objects are then absent from the output.
+- `deps` puts every pinned dependency archive in `charts/<chart>/charts/`: already there, else copied
+  from a folder of archives (`MLP_CHART_ARCHIVES`, by default `../shared/charts` beside the clone),
+  else fetched by `helm dependency build` from the chart repositories. In CI (`CI=true`) an archive
+  that cannot be had is an error.
+- `prepare`, `template`, `footprint` and `images` render with the real subcharts. Only where an
+  archive is absent (a clone with neither the archives nor the chart repositories) is the chart copied
+  to a build folder and the dependency replaced by a stand-in chart (name and version, no templates);
+  a note on stderr names the stand-ins, whose objects are then absent from the output.
+- `crds` prints every CustomResourceDefinition the prerequisites bring (their charts' `crds/` folders
+  and CRD templates), which `make install` applies server-side before the prerequisites release, so
+  no CRD is stored in, upgraded by or deleted with a release.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shutil
@@ -27,6 +34,15 @@ BUILD = CHARTS / ".build"
 CHART_OF = {"umbrella": "mlplatform", "prereqs": "mlplatform-prereqs"}
 RELEASES = {"mlplatform": ("mlp", "mlp"), "mlplatform-prereqs": ("mlp-prereqs", "mlp-system")}
 KUBE_VERSION = "1.33.0"
+# Values that switch the subcharts' CRD templates on; `crds` renders them, the release leaves them off.
+CRD_TEMPLATE_SWITCHES = ["seldon-core-operator.crd.create=true", "cloudnative-pg.crds.create=true"]
+# Marks the CRDs that releases of an earlier chart installed as templates, so that upgrading such a
+# release to this chart (which no longer renders them) leaves them and their custom resources alone.
+KEEP = {"helm.sh/resource-policy": "keep"}
+
+
+class RenderError(Exception):
+    """A chart cannot be rendered; the message says why and what to do."""
 
 
 def helm() -> str:
@@ -37,31 +53,84 @@ def helm() -> str:
             return candidate
     found = shutil.which("helm")
     if not found:
-        sys.exit("Helm is not installed: run `make setup`.")
+        raise RenderError("Helm is not installed: run `make setup`.")
     return found
 
 
-def has_archive(chart_dir: Path, name: str, version: str) -> bool:
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def archive_folder() -> Path:
+    """Where pinned chart archives are taken from when the chart repositories are unreachable."""
+    return Path(os.environ.get("MLP_CHART_ARCHIVES") or ROOT.parent / "shared" / "charts")
+
+
+def dependencies(chart: str) -> list[dict[str, Any]]:
+    meta = yaml.safe_load((CHARTS / chart / "Chart.yaml").read_text())
+    return list(meta.get("dependencies", []))
+
+
+def archive_name(dep: dict[str, Any]) -> str:
+    return f"{dep['name']}-{dep['version']}.tgz"
+
+
+def has_archive(chart_dir: Path, dep: dict[str, Any]) -> bool:
     sub = chart_dir / "charts"
-    return (sub / f"{name}-{version}.tgz").is_file() or (sub / name / "templates").is_dir()
+    return (sub / archive_name(dep)).is_file() or (sub / dep["name"] / "templates").is_dir()
+
+
+def missing_archives(chart: str) -> list[dict[str, Any]]:
+    return [d for d in dependencies(chart) if not has_archive(CHARTS / chart, d)]
+
+
+def deps(charts: Iterable[str]) -> None:
+    """Put every dependency archive in place: copy from the archive folder, else `helm dependency build`."""
+    source = archive_folder()
+    for chart in charts:
+        for dep in missing_archives(chart):
+            local = source / archive_name(dep)
+            if local.is_file():
+                (CHARTS / chart / "charts").mkdir(exist_ok=True)
+                shutil.copy2(local, CHARTS / chart / "charts" / archive_name(dep))
+                print(f"{chart}: {archive_name(dep)} from {source}", file=sys.stderr)
+        if not missing_archives(chart):
+            continue
+        result = subprocess.run(
+            [helm(), "dependency", "build", "--skip-refresh", str(CHARTS / chart)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        still = [archive_name(d) for d in missing_archives(chart)]
+        if still:
+            message = (
+                f"{chart}: dependency archives {', '.join(still)} are neither in {source} (set "
+                "MLP_CHART_ARCHIVES to a folder holding them) nor fetchable from the chart repositories "
+                f"(`helm dependency build` said: {result.stderr.strip().splitlines()[-1:] or ['nothing']})"
+            )
+            if in_ci():
+                raise RenderError(message)
+            print(f"note: {message}; renders use stand-in subcharts", file=sys.stderr)
 
 
 def prepare(chart: str) -> tuple[Path, list[str]]:
     """A renderable copy of `chart`: real dependency archives where present, stand-ins elsewhere."""
     source = CHARTS / chart
-    meta = yaml.safe_load((source / "Chart.yaml").read_text())
-    missing = [d for d in meta.get("dependencies", []) if not has_archive(source, d["name"], str(d["version"]))]
+    missing = missing_archives(chart)
     if not missing:
         return source, []
+    names = [d["name"] for d in missing]
+    if in_ci():
+        raise RenderError(f"{chart}: dependency archives of {', '.join(names)} are absent: run `make chart-deps`")
     target = BUILD / chart
     shutil.rmtree(target, ignore_errors=True)
-    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".build"))
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns(".build", ".vendor"))
     for dep in missing:
         standin = target / "charts" / dep["name"]
         standin.mkdir(parents=True, exist_ok=True)
         standin_meta = {"apiVersion": "v2", "name": dep["name"], "version": str(dep["version"])}
         (standin / "Chart.yaml").write_text(yaml.safe_dump(standin_meta))
-    names = [d["name"] for d in missing]
     print(f"note: {chart}: stand-in subcharts (archives absent): {', '.join(names)}", file=sys.stderr)
     return target, names
 
@@ -74,22 +143,47 @@ def profile_files(chart: str, profiles: Iterable[str]) -> list[str]:
         if path.is_file():
             args += ["-f", str(path)]
         elif chart == "mlplatform":
-            sys.exit(f"No profile {path}")
+            raise RenderError(f"No profile {path}")
     return args
 
 
-def template(chart: str, profiles: list[str], extra: list[str] | None = None) -> str:
-    chart_dir, _ = prepare(chart)
+def helm_template(chart: str, args: list[str], chart_dir: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """`helm template` of one chart as its release, with extra arguments; the caller checks the result."""
     release, namespace = RELEASES[chart]
-    cmd = [helm(), "template", release, str(chart_dir), "-n", namespace, "--kube-version", KUBE_VERSION]
-    cmd += profile_files(chart, profiles) + (extra or [])
-    return subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    cmd = [helm(), "template", release, str(chart_dir or prepare(chart)[0]), "-n", namespace]
+    cmd += ["--kube-version", KUBE_VERSION, *args]
+    return subprocess.run(cmd, capture_output=True, text=True, check=False)
+
+
+def template(chart: str, profiles: list[str], extra: list[str] | None = None) -> str:
+    result = helm_template(chart, profile_files(chart, profiles) + (extra or []))
+    if result.returncode != 0:
+        raise RenderError(f"helm template {chart} ({', '.join(profiles)}) failed:\n{result.stderr}")
+    return result.stdout
+
+
+class Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """Safe loader (libyaml's where present: renders run to megabytes) that also reads the `=` scalars
+    some upstream CRDs hold (enum values)."""
+
+
+Loader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
 
 
 def documents(text: str) -> Iterator[dict[str, Any]]:
-    for doc in yaml.safe_load_all(text):
+    for doc in yaml.load_all(text, Loader=Loader):
         if isinstance(doc, dict) and doc.get("kind"):
             yield doc
+
+
+def crds(profiles: list[str]) -> list[dict[str, Any]]:
+    """Every CRD of the prerequisites (crds/ folders and CRD templates), each marked to be kept."""
+    sets = [a for s in CRD_TEMPLATE_SWITCHES for a in ("--set", s)]
+    found = [d for d in documents(template("mlplatform-prereqs", profiles, ["--include-crds", *sets]))]
+    definitions = [d for d in found if d["kind"] == "CustomResourceDefinition"]
+    for doc in definitions:
+        doc["metadata"].setdefault("annotations", {}).update(KEEP)
+    return definitions
 
 
 # -- footprint ---------------------------------------------------------------------------------
@@ -154,47 +248,74 @@ def footprint(profiles: list[str]) -> None:
 # -- images ------------------------------------------------------------------------------------
 
 
+# A reference with a registry or repository path and a tag or digest, as operators take them in flags,
+# environment variables and configuration (`--prometheus-config-reloader=quay.io/...:v0.93.1`).
+TAGGED_REF = re.compile(r"([a-z0-9.-]+(?::[0-9]+)?/[a-z0-9./_-]+(?::[\w.-]+|@sha256:[0-9a-f]{64}))")
+IMAGE_KEYS = {"image", "imageName", "image_v2"}
+
+
 def images_in(node: Any, key: str = "") -> Iterator[str]:
+    """Every image a rendered object makes a cluster pull: container images, images of operator custom
+    resources, images passed to operators in flags or environment variables, and images named in
+    operator configuration held as JSON in ConfigMaps (Seldon's predictor servers and initializers)."""
     if isinstance(node, dict):
+        if isinstance(node.get("image"), str) and "defaultImageVersion" in node:
+            yield f"{node['image']}:{node['defaultImageVersion']}"
+            node = {k: v for k, v in node.items() if k != "image"}
         for k, v in node.items():
             yield from images_in(v, k)
     elif isinstance(node, list):
         for v in node:
             yield from images_in(v, key)
-    elif isinstance(node, str) and key in {"image", "imageName"}:
+    elif isinstance(node, str) and key in IMAGE_KEYS:
         yield node
-    elif isinstance(node, str) and key == "value" and re.search(r"[a-z0-9.-]+/[a-z0-9./_-]+:[\w.-]+", node):
-        # Operator image maps such as Strimzi's STRIMZI_KAFKA_IMAGES ("4.3.1=quay.io/...:tag").
-        for part in re.split(r"[\s,]+", node):
-            ref = part.split("=", 1)[-1]
-            if re.fullmatch(r"[a-z0-9.-]+(:[0-9]+)?/[a-z0-9./_-]+:[\w.-]+", ref):
-                yield ref
+    elif isinstance(node, str) and node.lstrip().startswith(("{", "[")):
+        try:
+            parsed = json.loads(node)
+        except ValueError:
+            return
+        yield from images_in(parsed, key)
+    elif isinstance(node, str) and key in {"value", "args", "command"}:
+        for part in re.split(r"[\s,;]+", node):
+            # `--flag=REF` and Strimzi's version maps `4.3.1=REF`.
+            match = TAGGED_REF.fullmatch(part.split("=", 1)[-1])
+            if match:
+                yield match.group(1)
 
 
-def images(profiles: list[str]) -> None:
+def images(profiles: list[str]) -> list[str]:
+    """Every image both releases of these profiles make a cluster pull (what `make vendor` lists)."""
     found: set[str] = set()
     for chart in ("mlplatform-prereqs", "mlplatform"):
         for doc in documents(template(chart, profiles)):
             found.update(images_in(doc))
-    print("\n".join(sorted(found)))
+    return sorted(found)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=["prepare", "template", "footprint", "images"])
+    parser.add_argument("action", choices=["deps", "prepare", "template", "crds", "footprint", "images"])
     parser.add_argument("--chart", choices=sorted(CHART_OF), default="umbrella")
     parser.add_argument("--profile", default="dev", help="comma-separated profiles, applied in order")
     args = parser.parse_args()
     profiles = [p for p in args.profile.split(",") if p]
-    if args.action == "prepare":
+    if args.action == "deps":
+        deps(CHART_OF.values())
+    elif args.action == "prepare":
         print(prepare(CHART_OF[args.chart])[0])
     elif args.action == "template":
         sys.stdout.write(template(CHART_OF[args.chart], profiles))
+    elif args.action == "crds":
+        # JSON documents are YAML documents, and far quicker to write than YAML for 9 MB of schemas.
+        sys.stdout.write("".join(f"---\n{json.dumps(doc)}\n" for doc in crds(profiles)))
     elif args.action == "footprint":
         footprint(profiles)
     else:
-        images(profiles)
+        print("\n".join(images(profiles)))
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RenderError as error:
+        sys.exit(f"error: {error}")

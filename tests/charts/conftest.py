@@ -1,18 +1,17 @@
 """Chart test fixtures: render the platform's charts with the real Helm CLI and return parsed objects.
 
-In the style of Apache Airflow's chart tests. Where a dependency's archive is absent from
-`charts/<chart>/charts/` (chart repositories are unreachable here and in most CI), the chart is copied
-to a temp dir and the dependency replaced by a stand-in subchart (name and version from
-`../shared/upstream/*/Chart.yaml`, no templates): the chart's own templates render with the real Helm
-engine, the subcharts' objects are absent. Test ids say which mode rendered them. Every profile is
-rendered once per session.
+In the style of Apache Airflow's chart tests, with the real subcharts: rendering goes through
+`charts/scripts/render.py`, the one renderer `make template` uses too, after `make chart-deps` (part of
+`make setup`) has put the pinned archives in place. Only in a clone that can get neither the archives
+nor the chart repositories does it fall back to stand-in subcharts (name and version, no templates);
+test ids say which mode rendered them, and in CI (`CI=true`) that fallback is an error. Every profile
+is rendered once per session.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,47 +24,25 @@ REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
 VALUES = REPO / "values"
 UPSTREAM = REPO.parent / "shared" / "upstream"
-KUBE_VERSION = "1.33.0"
+sys.path.insert(0, str(CHARTS / "scripts"))
+import render as chart_render  # noqa: E402 (the charts' own renderer, not a package)
+
 UMBRELLA, PREREQS = "mlplatform", "mlplatform-prereqs"
-RELEASES = {UMBRELLA: ("mlp", "mlp"), PREREQS: ("mlp-prereqs", "mlp-system")}
 PROFILES = ["dev", "prod", "airgapped", "prod+airgapped"]
-# Upstream reference folders by dependency name; Airflow's chart is not among them.
-UPSTREAM_FOLDERS = {
-    "strimzi-kafka-operator": "strimzi-kafka-operator-1.2.0",
-    "cloudnative-pg": "cloudnative-pg-0.29.0",
-    "seldon-core-operator": "seldon-core-operator-1.17.1",
-    "kube-prometheus-stack": "kube-prometheus-stack-88.5.3",
-    "minio": "minio-5.4.0",
-}
-AIRFLOW_STANDIN = {"apiVersion": "v2", "name": "airflow", "version": "1.22.0"}
-
-
-class CrdLoader(yaml.SafeLoader):
-    """Safe loader that also reads the `=` scalars some upstream CRDs hold (enum values)."""
-
-
-CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
-
-
-def find_helm() -> str | None:
-    """$HELM, else the cache path `make setup` builds, else helm on PATH."""
-    for candidate in (os.environ.get("HELM"), str(Path.home() / ".cache/mlp/tools/helm-v3.22.0/helm")):
-        if candidate and Path(candidate).is_file():
-            return candidate
-    return shutil.which("helm")
-
-
-def dependencies(chart: str) -> list[dict[str, Any]]:
-    return yaml.safe_load((CHARTS / chart / "Chart.yaml").read_text()).get("dependencies", [])
-
-
-def archive_present(chart: str, dep: dict[str, Any]) -> bool:
-    sub = CHARTS / chart / "charts"
-    return (sub / f"{dep['name']}-{dep['version']}.tgz").is_file() or (sub / dep["name"] / "templates").is_dir()
+CrdLoader = chart_render.Loader
 
 
 def uses_standins(chart: str) -> bool:
-    return not all(archive_present(chart, d) for d in dependencies(chart))
+    return bool(chart_render.missing_archives(chart))
+
+
+def require_real_subcharts() -> None:
+    """For tests about the real subcharts: fail in CI, skip with the fix elsewhere, when archives are absent."""
+    missing = [d["name"] for chart in (UMBRELLA, PREREQS) for d in chart_render.missing_archives(chart)]
+    if missing and chart_render.in_ci():
+        pytest.fail(f"dependency archives absent ({', '.join(missing)}): `make chart-deps` must run first")
+    if missing:
+        pytest.skip(f"dependency archives absent ({', '.join(missing)}): run `make chart-deps`")
 
 
 def render_mode() -> str:
@@ -97,56 +74,36 @@ class Rendered:
         assert found, f"{kind}/{name} not rendered ({self.chart}, {self.profile})"
         return found[0]
 
+    def airflow_pod_template(self) -> dict[str, Any]:
+        """The KubernetesExecutor's worker pod template (Airflow's pod_template_file ConfigMap)."""
+        (template,) = [
+            yaml.safe_load(d["data"]["pod_template_file.yaml"])
+            for d in self.of_kind("ConfigMap")
+            if "pod_template_file.yaml" in d.get("data", {})
+        ]
+        return dict(template)
+
     def workloads(self) -> list[dict[str, Any]]:
         return [d for d in self.docs if d["kind"] in {"Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob"}]
 
 
 class ChartRenderer:
-    """Prepares renderable copies of the charts (stand-ins where archives are absent) and renders them."""
+    """Renders through charts/scripts/render.py and caches each (chart, profile, --set) render."""
 
-    def __init__(self, helm: str, workdir: Path) -> None:
-        self.helm = helm
-        self.workdir = workdir
+    def __init__(self) -> None:
         self.prepared: dict[str, tuple[Path, list[str]]] = {}
         self.cache: dict[tuple[str, str, tuple[str, ...]], Rendered] = {}
 
     def chart_dir(self, chart: str) -> tuple[Path, list[str]]:
-        if chart in self.prepared:
-            return self.prepared[chart]
-        missing = [d for d in dependencies(chart) if not archive_present(chart, d)]
-        if not missing:
-            self.prepared[chart] = (CHARTS / chart, [])
-            return self.prepared[chart]
-        if not UPSTREAM.is_dir():
-            pytest.skip(f"dependency archives of {chart} are absent and {UPSTREAM} (stand-in source) is missing")
-        target = self.workdir / chart
-        shutil.copytree(CHARTS / chart, target, ignore=shutil.ignore_patterns(".build", ".vendor"))
-        for dep in missing:
-            if dep["name"] == "airflow":
-                meta = AIRFLOW_STANDIN
-            else:
-                upstream = yaml.safe_load((UPSTREAM / UPSTREAM_FOLDERS[dep["name"]] / "Chart.yaml").read_text())
-                meta = {"apiVersion": "v2", "name": upstream["name"], "version": str(upstream["version"])}
-            assert meta["version"] == str(dep["version"]), f"{dep['name']}: pinned {dep['version']}, upstream {meta}"
-            (target / "charts" / dep["name"]).mkdir(parents=True, exist_ok=True)
-            (target / "charts" / dep["name"] / "Chart.yaml").write_text(yaml.safe_dump(meta))
-        self.prepared[chart] = (target, [d["name"] for d in missing])
+        if chart not in self.prepared:
+            try:
+                self.prepared[chart] = chart_render.prepare(chart)
+            except chart_render.RenderError as error:
+                pytest.fail(str(error))
         return self.prepared[chart]
 
     def run(self, chart: str, args: list[str]) -> subprocess.CompletedProcess[str]:
-        chart_dir, _ = self.chart_dir(chart)
-        release, namespace = RELEASES[chart]
-        cmd = [
-            self.helm,
-            "template",
-            release,
-            str(chart_dir),
-            "-n",
-            namespace,
-            "--kube-version",
-            KUBE_VERSION,
-        ]
-        return subprocess.run(cmd + args, capture_output=True, text=True, check=False)
+        return chart_render.helm_template(chart, args, self.chart_dir(chart)[0])
 
     def render(self, chart: str, profile: str, sets: tuple[str, ...] = ()) -> Rendered:
         key = (chart, profile, sets)
@@ -155,17 +112,18 @@ class ChartRenderer:
             args += [a for s in sets for a in ("--set", s)]
             result = self.run(chart, args)
             assert result.returncode == 0, result.stderr
-            docs = [d for d in yaml.safe_load_all(result.stdout) if isinstance(d, dict) and d.get("kind")]
+            docs = list(chart_render.documents(result.stdout))
             self.cache[key] = Rendered(chart, profile, docs, result.stdout, self.chart_dir(chart)[1])
         return self.cache[key]
 
 
 @pytest.fixture(scope="session")
-def renderer(tmp_path_factory: pytest.TempPathFactory) -> ChartRenderer:
-    helm = find_helm()
-    if not helm:
-        pytest.skip("Helm is not installed: run `make setup` (or set HELM)")
-    return ChartRenderer(helm, tmp_path_factory.mktemp("charts"))
+def renderer() -> ChartRenderer:
+    try:
+        chart_render.helm()
+    except chart_render.RenderError as error:
+        pytest.fail(str(error))
+    return ChartRenderer()
 
 
 @pytest.fixture(scope="session")

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
+import tarfile
 from urllib.parse import urlsplit
 
 import yaml
+
+from tests.charts.conftest import REPO, chart_render, profile_files, require_real_subcharts
+
+PIPELINES_PYTHON = REPO / "pipelines" / ".venv" / "bin" / "python"
 
 
 def decoded(secret: dict, key: str) -> str:
@@ -63,9 +70,11 @@ def test_airflow_keys_are_generated_secrets(dev, chart_values):
 
 
 def test_dag_tasks_may_start_pods_only_in_their_namespace(dev, chart_values):
-    account = chart_values["mlplatform"]["airflow"]["workers"]["serviceAccount"]
-    assert account["create"] is False
+    require_real_subcharts()
+    account = chart_values["mlplatform"]["airflow"]["workers"]["kubernetes"]["serviceAccount"]
     dev.get("ServiceAccount", account["name"])
+    worker_pods = dev.airflow_pod_template()["spec"]
+    assert worker_pods["serviceAccountName"] == account["name"], "worker pods run as the bound account"
     role = dev.get("Role", "mlp-airflow-task-pods")
     assert role["metadata"]["namespace"] == "mlp"
     pods = next(r for r in role["rules"] if r["resources"] == ["pods"])
@@ -78,3 +87,60 @@ def test_dag_tasks_may_start_pods_only_in_their_namespace(dev, chart_values):
     }
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"], "namespace": "mlp"}]
     assert not dev.of_kind("ClusterRole") and not dev.of_kind("ClusterRoleBinding")
+
+
+def pipeline_settings_default(field: str) -> str:
+    """A default of the pipelines' own settings, read in the pipelines' environment."""
+    code = f"from mlpipelines.settings import PipelineSettings as S; print(S.model_fields[{field!r}].default)"
+    result = subprocess.run([str(PIPELINES_PYTHON), "-c", code], capture_output=True, text=True, check=True)
+    return result.stdout.strip()
+
+
+def test_pipeline_pods_have_their_own_account_with_no_rights(dev, chart_values):
+    name = chart_values["mlplatform"]["airflowTasks"]["pipelineServiceAccount"]
+    assert name == pipeline_settings_default("service_account"), "the account the DAG factory names"
+    dev.get("ServiceAccount", name)
+    bound = [s for b in dev.of_kind("RoleBinding") + dev.of_kind("ClusterRoleBinding") for s in b["subjects"]]
+    assert name not in {s["name"] for s in bound if s["kind"] == "ServiceAccount"}
+
+
+def test_installs_with_wait_need_no_hooks(dev):
+    """The migration Job is an ordinary Job (see test_prereqs.test_no_workload_waits_for_a_hook), there is
+    no default-user Job, and no broker Secret is created as a pre-install hook."""
+    require_real_subcharts()
+    names = {(d["kind"], d["metadata"]["name"]) for d in dev.docs}
+    assert ("Job", "mlp-run-airflow-migrations") in names
+    assert ("Job", "mlp-create-user") not in names
+    assert ("Secret", "mlp-broker-url") not in names
+
+
+def test_airflow_notes_carry_no_deprecation_warning(renderer, tmp_path):
+    """Airflow's own NOTES.txt warns about deprecated values (`webserver.defaultUser` is gone in chart 2.0):
+    rendered with every profile, it warns about none."""
+    require_real_subcharts()
+    chart = tmp_path / "mlplatform"
+    shutil.copytree(renderer.chart_dir("mlplatform")[0], chart)
+    airflow = chart / "charts"
+    with tarfile.open(airflow / "airflow-1.22.0.tgz") as archive:
+        archive.extractall(airflow, filter="data")
+    (airflow / "airflow-1.22.0.tgz").unlink()
+    shutil.move(airflow / "airflow" / "templates" / "NOTES.txt", airflow / "airflow" / "NOTES.probe")
+    (airflow / "airflow" / "templates" / "notes-probe.yaml").write_text(NOTES_PROBE)
+    for profile in ("dev", "prod", "airgapped"):
+        files = [a for f in profile_files("mlplatform", profile) for a in ("-f", str(f))]
+        result = chart_render.helm_template(
+            "mlplatform", [*files, "--show-only", "charts/airflow/templates/notes-probe.yaml"], chart
+        )
+        assert result.returncode == 0, result.stderr
+        notes = yaml.safe_load(result.stdout)["data"]["notes"]
+        assert "Thank you for installing Apache Airflow" in notes
+        assert "DEPRECATION WARNING" not in notes, (profile, notes[notes.find("DEPRECATION") :][:300])
+
+
+NOTES_PROBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes-probe
+data:
+  notes: {{ tpl (.Files.Get "NOTES.probe") . | quote }}
+"""

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.charts.conftest import require_real_subcharts
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -38,5 +40,25 @@ def test_install_orders_prereqs_before_platform_with_wait_and_rollback():
         assert all(flag in line for flag in ("--wait", "--timeout", "--atomic", "--kube-context kind-test"))
     assert "-f values/prod.yaml -f values/airgapped.yaml" in lines[1]
     assert "-f values/prereqs/prod.yaml -f values/prereqs/airgapped.yaml" in lines[0]
-    assert result.stdout.index("dependency build") < result.stdout.index(lines[0])
-    assert "wait kafka/mlp" in result.stdout, "install ends with the readiness smoke check"
+    order = [result.stdout.index(step) for step in ("render.py deps", "render.py crds", lines[0], lines[1])]
+    assert order == sorted(order), "archives, then CRDs, then the prerequisites, then the platform"
+    assert "--skip-crds" in lines[0], "CRDs come from chart-crds alone"
+    assert result.stdout.index("wait kafka/mlp") > order[-1], "install ends with the readiness smoke check"
+
+
+def test_smoke_check_pulls_no_image():
+    """An air-gapped cluster cannot pull a public image: the smoke check only reads the API server."""
+    result = make("-n", "chart-smoke", "KUBE_CONTEXT=kind-test")
+    assert result.returncode == 0, result.stderr
+    assert " run " not in result.stdout and "--image" not in result.stdout
+
+
+def test_chart_deps_takes_local_archives_without_any_repository(tmp_path):
+    """With every archive in place, chart-deps calls no chart repository (Helm itself is not run)."""
+    require_real_subcharts()
+    failing_helm = tmp_path / "helm"
+    failing_helm.write_text('#!/bin/sh\necho "helm was called: $*" >&2\nexit 3\n')
+    failing_helm.chmod(0o755)
+    result = make("chart-deps", f"HELM={failing_helm}")
+    assert result.returncode == 0, result.stderr
+    assert "helm was called" not in result.stderr

@@ -101,6 +101,13 @@ def test_connect_builds_debezium_postgres_from_maven_central(dev):
     assert output["type"] == "docker" and ":" in output["image"].rsplit("/", 1)[-1]
 
 
+def test_connect_build_pushes_where_the_nodes_can_pull_back(platform):
+    """The build runs in a pod: a loopback registry would be the build pod itself."""
+    (connect,) = platform.of_kind("KafkaConnect")
+    host = connect["spec"]["build"]["output"]["image"].split("/", 1)[0].rsplit(":", 1)[0]
+    assert host not in {"localhost", "127.0.0.1", "::1", "[::1]"} and not host.startswith("127."), host
+
+
 def test_metrics_config_points_at_rendered_jmx_rules(platform):
     maps = {cm["metadata"]["name"]: cm for cm in platform.of_kind("ConfigMap")}
     (connect,) = platform.of_kind("KafkaConnect")

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import shutil
-import subprocess
 
 import pytest
 import yaml
+
+from tests.charts.conftest import chart_render
 
 PROBE = """apiVersion: v1
 kind: ConfigMap
@@ -24,19 +25,7 @@ def notes(renderer, tmp_path_factory) -> str:
     shutil.copytree(source, chart)
     shutil.move(chart / "templates" / "NOTES.txt", chart / "NOTES.probe")
     (chart / "templates" / "notes-probe.yaml").write_text(PROBE)
-    cmd = [
-        renderer.helm,
-        "template",
-        "mlp",
-        str(chart),
-        "-n",
-        "mlp",
-        "--kube-version",
-        "1.33.0",
-        "--show-only",
-        "templates/notes-probe.yaml",
-    ]
-    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    result = chart_render.helm_template("mlplatform", ["--show-only", "templates/notes-probe.yaml"], chart)
     assert result.returncode == 0, result.stderr
     return yaml.safe_load(result.stdout)["data"]["notes"]
 

@@ -11,14 +11,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-KUBE_VERSION = "1.33.0"
+from tests.charts.conftest import CrdLoader, chart_render
 
-
-class CrdLoader(yaml.SafeLoader):
-    """Safe loader that also reads the `=` scalars some upstream CRDs hold (enum values)."""
-
-
-CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: loader.construct_scalar(node))
+KUBE_VERSION = chart_render.KUBE_VERSION
 
 
 @pytest.fixture(scope="session")

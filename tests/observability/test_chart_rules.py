@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import yaml
 from mlplatform.observability.paths import rule_files
 
-from tests.charts.conftest import UMBRELLA, ChartRenderer, find_helm
+from tests.charts.conftest import UMBRELLA, ChartRenderer
 
 
-def test_chart_renders_every_rule_file(tmp_path: Path) -> None:
-    helm = find_helm()
-    if not helm:
-        pytest.skip("Helm is not installed: run `make setup` (or set HELM)")
-    rendered = ChartRenderer(helm, tmp_path).render(UMBRELLA, "dev")
+def test_chart_renders_every_rule_file() -> None:
+    renderer = ChartRenderer()
+    rendered = renderer.render(UMBRELLA, "dev")
     (rule,) = rendered.of_kind("PrometheusRule")
     expected = [
         group
@@ -24,5 +19,5 @@ def test_chart_renders_every_rule_file(tmp_path: Path) -> None:
     ]
     assert rule["spec"]["groups"] == expected
     assert 'job="mlp-mlflow"' in next(r["expr"] for g in expected for r in g["rules"] if r.get("alert") == "MLflowDown")
-    disabled = ChartRenderer(helm, tmp_path / "off").render(UMBRELLA, "dev", ("monitoring.rules.enabled=false",))
+    disabled = renderer.render(UMBRELLA, "dev", ("monitoring.rules.enabled=false",))
     assert not disabled.of_kind("PrometheusRule")
