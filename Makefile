@@ -18,18 +18,19 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 SERVICE ?= mlflow
 
-.PHONY: help bootstrap setup up down status logs test bench demo lint
+.PHONY: help bootstrap setup up down status logs test bench demo lint cluster-up cluster-down cluster-status
 
 help: ## Show the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}' Makefile
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' Makefile
 	@echo "Kubernetes (charts/chart.mk; PROFILE=dev|prod|airgapped, KUBE_CONTEXT=...):"
-	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1|\2/p' charts/chart.mk | awk -F'|' '{printf "  \033[36m%-12s\033[0m %s\n", $$1, $$2}'
+	@sed -n 's/^## \([a-z-]*\): \(.*\)/\1|\2/p' charts/chart.mk | awk -F'|' '{printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}'
 
 bootstrap: ## Install uv and the platform's own Python environment
 	@bash platform/bootstrap.sh
 
 setup: bootstrap ## Install every tool and environment (idempotent; slow work is cached in $(MLP_CACHE_DIR))
 	@$(MLP) setup
+	@$(MAKE) --no-print-directory chart-deps
 
 up: setup ## Start the platform as local processes
 	@$(MLP) up
@@ -45,6 +46,17 @@ status: bootstrap ## Health of each local service
 
 logs: bootstrap ## Log of one service: make logs SERVICE=kafka
 	@$(MLP) logs $(SERVICE)
+
+# A Kubernetes control plane on this machine (real API server, etcd, controllers, scheduler; nodes
+# simulated by kwok), for the charts. Then: eval "$$(platform/.venv/bin/mlp cluster env)"
+cluster-up: setup ## Start the local Kubernetes control plane (context mlp-local)
+	@$(MLP) cluster up
+
+cluster-down: bootstrap ## Stop the local Kubernetes control plane; its state stays
+	@$(MLP) cluster down
+
+cluster-status: bootstrap ## Each control-plane component, the server version and the simulated nodes
+	@$(MLP) cluster status
 
 # Each component's unit tests run in its own environment; tests/ runs against real services.
 UNIT_TEST_ENVS := streaming pipelines pipelines/promoter

@@ -38,7 +38,8 @@ def run_mlp(*args: str, env: dict[str, str] | None = None, check: bool = True) -
 def settings() -> Iterator[Settings]:
     """Settings of the test instance; its variables are exported so `mlp` subprocesses see them too."""
     saved = os.environ.copy()
-    os.environ.update({**isolated_environment(), "MLP_PROMETHEUS__SCRAPE_INTERVAL": "5s"})
+    # Three simulated nodes for the local control plane: the prod profile requires replicas on distinct nodes.
+    os.environ.update({**isolated_environment(), "MLP_PROMETHEUS__SCRAPE_INTERVAL": "5s", "MLP_CLUSTER__NODES": "3"})
     current = Settings()
     yield current
     os.environ.clear()

@@ -69,3 +69,22 @@ def test_every_service_port_is_a_setting_an_isolated_instance_moves() -> None:
     from mlplatform.config import port_settings
 
     assert declared <= set(port_settings())
+
+
+def test_every_cluster_port_is_a_setting_an_isolated_instance_moves() -> None:
+    from mlplatform.cluster import components
+    from mlplatform.config import port_settings
+
+    declared = {port.setting for component in components.build(Settings()) for port in component.ports()}
+    assert declared == {name for name in port_settings() if name.startswith("cluster.")}
+
+
+def test_cluster_supervisor_runs_the_binaries_under_the_cluster_folder(tmp_path: Path) -> None:
+    from mlplatform.cluster.control_plane import ControlPlane
+
+    plane = ControlPlane(Settings(home=tmp_path))
+    plane.supervisor.write_config()
+    text = plane.supervisor.config_file.read_text()
+    assert plane.supervisor.config_file.is_relative_to(tmp_path / "cluster")
+    assert "identifier=mlp-cluster" in text and "mlplatform.runtime.launch" not in text
+    assert f"command={plane.supervisor.settings.cache_dir}/tools/kubernetes-v1.37.2/kube-apiserver --bind" in text

@@ -1,14 +1,17 @@
-"""Small waiting and consuming helpers shared by the runtime tests."""
+"""Small waiting, consuming and process helpers shared by the runtime and cluster tests."""
 
 from __future__ import annotations
 
 import json
+import socket
 import time
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
+import psutil
 import psycopg
 from kafka import KafkaConsumer
 from mlplatform.config import Settings
@@ -85,3 +88,27 @@ def drop_connector(settings: Settings, credentials: Credentials, name: str) -> N
             "the replication slot to be released",
         )
         conn.execute(f"DROP PUBLICATION IF EXISTS pub_{name}")
+
+
+def instance_processes(home: Path, part: str | None = None) -> list[psutil.Process]:
+    """Processes of the instance at `home`: all of them, or only one part (`platform`, `cluster`)."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            environ = process.environ()
+            in_part = part is None or environ.get("MLP_INSTANCE_PART", "platform") == part
+            if environ.get("MLP_INSTANCE") == str(home) and in_part:
+                found.append(process)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False

@@ -14,28 +14,7 @@ from mlplatform.config import Settings
 from mlplatform.runtime import services
 
 from tests.conftest import isolated_environment, run_mlp
-from tests.runtime.helpers import connector_running, consume, unique, wait_for
-
-
-def instance_processes(settings: Settings) -> list[psutil.Process]:
-    found = []
-    for process in psutil.process_iter():
-        try:
-            if process.environ().get("MLP_INSTANCE") == str(settings.home):
-                found.append(process)
-        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
-            continue
-    return found
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-            return True
-        except OSError:
-            return False
+from tests.runtime.helpers import connector_running, consume, instance_processes, port_free, unique, wait_for
 
 
 def test_status_json_reports_every_service_ready(platform: Settings) -> None:
@@ -66,12 +45,16 @@ def test_data_survives_down_and_up_and_down_leaves_nothing_running(
     }
     assert httpx.put(f"{connect}/connectors/{connector}/config", json=config, timeout=30).status_code == 201
     pids = [row["pid"] for row in json.loads(run_mlp("status", "--json").stdout)]
-    ports = [int(value) for key, value in os.environ.items() if key.startswith("MLP_") and key.endswith("PORT")]
+    ports = [
+        int(value)
+        for key, value in os.environ.items()
+        if key.startswith("MLP_") and key.endswith("PORT") and not key.startswith("MLP_CLUSTER__")
+    ]
 
     run_mlp("down")
 
     assert not [pid for pid in pids if psutil.pid_exists(pid)], "service processes survived `mlp down`"
-    assert instance_processes(platform) == []
+    assert instance_processes(platform.home, part="platform") == []
     assert [port for port in ports if not port_free(port)] == []
     assert not (platform.run_dir / "supervisord.pid").exists()
 

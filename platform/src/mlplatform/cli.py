@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from mlplatform.cluster.cli import app as cluster_app
 from mlplatform.config import Settings
 from mlplatform.connectors.cli import app as connectors_app
 from mlplatform.console import console, err_console
@@ -20,10 +21,12 @@ from mlplatform.runtime import services
 from mlplatform.runtime.local import LocalPlatform
 from mlplatform.tools import Installer, Toolchain
 
-app = typer.Typer(help="The ML platform on one machine: setup, up, down, status, logs.", no_args_is_help=True)
+app = typer.Typer(
+    help="The ML platform on one machine: setup, up, down, status, logs; cluster: a local Kubernetes control plane.",
+    no_args_is_help=True,
+)
 app.add_typer(connectors_app, name="connectors")
-
-app.add_typer(connectors_app, name="connectors")
+app.add_typer(cluster_app, name="cluster")
 
 ServiceNames = Annotated[
     list[str] | None,

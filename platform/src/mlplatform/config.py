@@ -113,6 +113,27 @@ class PrometheusSettings(BaseModel):
     retention: str = "7d"
 
 
+class ClusterSettings(BaseModel):
+    """The local Kubernetes control plane (`mlp cluster up`): its loopback ports and simulated nodes."""
+
+    apiserver_port: int = 16443
+    etcd_port: int = 12379
+    etcd_peer_port: int = 12380
+    controller_manager_port: int = 11257
+    scheduler_port: int = 11259
+    # kwok's health endpoint, and that of the kwok playing the operators' status.
+    kwok_port: int = 11247
+    operators_port: int = 11248
+    nodes: int = Field(default=1, ge=1, description="How many nodes kwok simulates.")
+    node_cpu: str = "32"
+    node_memory: str = "128Gi"
+    node_pods: int = 250
+    # Both ranges are on loopback: nothing runs at a Service's or a pod's address here, and whatever the
+    # API server dials (a webhook's Service, a proxied pod) must never leave this machine.
+    service_cidr: str = "127.96.0.0/16"
+    pod_cidr: str = "127.244.0.0/16"
+
+
 class Settings(BaseSettings):
     """Where the platform keeps its state and tools, and how its services listen."""
 
@@ -134,6 +155,7 @@ class Settings(BaseSettings):
     model_exporter: ModelExporterSettings = ModelExporterSettings()
     statsd_exporter: StatsdExporterSettings = StatsdExporterSettings()
     prometheus: PrometheusSettings = PrometheusSettings()
+    cluster: ClusterSettings = ClusterSettings()
 
     @property
     def data_dir(self) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import glob
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -24,6 +25,30 @@ from mlplatform.errors import PlatformError, ToolMissing
 
 PROJECT_ROOT = Path(__file__).resolve().parents[3]
 KAFKA_RUNTIME = PROJECT_ROOT / "platform" / "runtimes" / "kafka"
+#: The Go module whose `tool` directives are the control plane's binaries (kube-*, kubectl, etcd).
+KUBERNETES_RUNTIME = PROJECT_ROOT / "platform" / "runtimes" / "kubernetes"
+#: Binaries it builds; etcd's main package is go.etcd.io/etcd/server/v3, which `go install` names `server`.
+KUBERNETES_BINARIES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl", "etcd")
+#: Files of kwok's own module source, at the pinned version, that `mlp setup` keeps beside the kwok
+#: binary: the stages that simulate nodes, pods and volumes, and the cluster objects those stages
+#: need (kwok's ClusterRoles and its default StorageClass `kwok-volume`). They are read from the Go
+#: module cache, never kept in this repository.
+KWOK_STAGE_FILES = (
+    "kustomize/stage/node/fast/node-initialize.yaml",
+    "kustomize/stage/node/heartbeat-with-lease/node-heartbeat-with-lease.yaml",
+    "kustomize/stage/pod/fast/pod-ready.yaml",
+    "kustomize/stage/pod/fast/pod-complete.yaml",
+    "kustomize/stage/pod/fast/pod-delete.yaml",
+    "kustomize/stage/volume/fast/pvc-provision.yaml",
+    "kustomize/stage/volume/fast/pv-bind.yaml",
+    "kustomize/stage/volume/fast/pvc-delete.yaml",
+    "kustomize/stage/volume/fast/pv-delete.yaml",
+)
+KWOK_MANIFEST_FILES = (
+    "kustomize/rbac/role.yaml",
+    "kustomize/stage/volume/rbac/role.yaml",
+    "kustomize/stage/volume/fast/storage-class.yaml",
+)
 #: Each deployable Python component's own locked project, by the name services refer to it with.
 PYTHON_ENVS = {
     "mlflow": PROJECT_ROOT / "platform" / "runtimes" / "mlflow",
@@ -74,6 +99,58 @@ class Toolchain:
     def helm(self) -> Path:
         return self.settings.cache_dir / "tools" / f"helm-{versions.HELM_VERSION}" / "helm"
 
+    # -- Local Kubernetes control plane -----------------------------------------------------------
+    @property
+    def kubernetes_dir(self) -> Path:
+        return self.settings.cache_dir / "tools" / f"kubernetes-{versions.KUBERNETES_VERSION}"
+
+    def kubernetes_binary(self, name: str) -> Path:
+        """One of KUBERNETES_BINARIES."""
+        return self.kubernetes_dir / name
+
+    @property
+    def kubectl(self) -> Path:
+        return self.kubernetes_binary("kubectl")
+
+    @property
+    def kwok_dir(self) -> Path:
+        return self.settings.cache_dir / "tools" / f"kwok-{versions.KWOK_VERSION}"
+
+    @property
+    def kwok(self) -> Path:
+        return self.kwok_dir / "kwok"
+
+    @property
+    def kwok_stages(self) -> list[Path]:
+        return [self.kwok_dir / "source" / name for name in KWOK_STAGE_FILES]
+
+    @property
+    def kwok_manifests(self) -> list[Path]:
+        return [self.kwok_dir / "source" / name for name in KWOK_MANIFEST_FILES]
+
+    def kubernetes_is_current(self) -> bool:
+        """Whether the cached control plane was built from the go.mod and go.sum in this tree."""
+        stamp = self.kubernetes_dir / KUBERNETES_STAMP
+        return stamp.is_file() and stamp.read_text().strip() == kubernetes_source_digest()
+
+    def check_cluster(self) -> None:
+        """Raise ToolMissing naming what the local control plane lacks."""
+        needed = {
+            self.kubernetes_dir: [self.kubernetes_binary(name) for name in KUBERNETES_BINARIES],
+            self.kwok_dir: [self.kwok, *self.kwok_stages, *self.kwok_manifests],
+        }
+        missing = [str(folder) for folder, files in needed.items() if not all(path.exists() for path in files)]
+        if missing:
+            raise ToolMissing(
+                f"The local Kubernetes control plane's tools are missing or incomplete in {' and '.join(missing)}. "
+                "Run `make setup`."
+            )
+        if not self.kubernetes_is_current():
+            raise ToolMissing(
+                f"The Kubernetes binaries in {self.kubernetes_dir} were built from another "
+                f"{KUBERNETES_RUNTIME.relative_to(PROJECT_ROOT)}/go.mod or go.sum. Run `make setup` to rebuild them."
+            )
+
     # -- Debian packages ------------------------------------------------------------------------
     @property
     def postgres_bin(self) -> Path:
@@ -120,6 +197,15 @@ class Toolchain:
         _ = (self.postgres_bin, self.prometheus, self.java)
 
 
+#: File in the Kubernetes tool folder holding the digest of the go.mod and go.sum it was built from.
+KUBERNETES_STAMP = ".source-digest"
+
+
+def kubernetes_source_digest() -> str:
+    files = (KUBERNETES_RUNTIME / "go.mod", KUBERNETES_RUNTIME / "go.sum")
+    return hashlib.sha256(b"".join(path.read_bytes() for path in files)).hexdigest()[:16]
+
+
 def _major_version(path: str) -> int:
     return int(Path(path).parts[4]) if Path(path).parts[4].isdigit() else 0
 
@@ -155,6 +241,8 @@ class Installer:
             versions.STATSD_EXPORTER_VERSION,
             self.tools.statsd_exporter,
         )
+        self.kubernetes()
+        self.kwok()
         for name, project in PYTHON_ENVS.items():
             self.python_env(name, project)
         console.print(
@@ -239,6 +327,54 @@ class Installer:
         shutil.rmtree(target.parent, ignore_errors=True)
         staging.rename(target.parent)
 
+    def kubernetes(self) -> None:
+        """kube-apiserver, kube-controller-manager, kube-scheduler, kubectl and etcd, from the pinned module.
+
+        The folder is named by the Kubernetes version and stamped with the digest of go.mod and go.sum,
+        so a change of either rebuilds it.
+        """
+        target, version = self.tools.kubernetes_dir, versions.KUBERNETES_VERSION
+        if self.tools.kubernetes_is_current() and all(
+            self.tools.kubernetes_binary(name).exists() for name in KUBERNETES_BINARIES
+        ):
+            console.print(f"[green]✔[/] Kubernetes {version} control plane and etcd cached")
+            return
+        major, minor = version.removeprefix("v").split(".")[:2]
+        # Without these the binaries report v0.0.0 (the version is stamped by Kubernetes' own build).
+        stamped = {"gitVersion": version, "gitMajor": major, "gitMinor": minor}
+        ldflags = " ".join(f"-X k8s.io/component-base/version.{name}={value}" for name, value in stamped.items())
+        staging = Path(tempfile.mkdtemp(prefix="kubernetes-", dir=self._ensure(target.parent)))
+        env = {**os.environ, "GOBIN": str(staging), "GOFLAGS": "-buildvcs=false", "CGO_ENABLED": "0"}
+        self._run(
+            "go-kubernetes",
+            ["go", "install", "-ldflags", ldflags, "tool"],
+            f"building Kubernetes {version} and etcd (slow once)",
+            env=env,
+            cwd=KUBERNETES_RUNTIME,
+        )
+        (staging / "server").rename(staging / "etcd")
+        (staging / KUBERNETES_STAMP).write_text(kubernetes_source_digest() + "\n")
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+
+    def kwok(self) -> None:
+        """kwok, and its stage definitions and cluster objects from its own module source (same version)."""
+        self.go_tool("kwok", versions.KWOK_PACKAGE, versions.KWOK_VERSION, self.tools.kwok)
+        wanted = self.tools.kwok_stages + self.tools.kwok_manifests
+        if all(path.exists() for path in wanted):
+            return
+        source = self._go_module_dir(versions.KWOK_MODULE, versions.KWOK_VERSION)
+        for name in (*KWOK_STAGE_FILES, *KWOK_MANIFEST_FILES):
+            if not (source / name).is_file():
+                raise PlatformError(
+                    f"kwok {versions.KWOK_VERSION} has no {name} (looked in {source}). If KWOK_VERSION in "
+                    "versions.py changed, update KWOK_STAGE_FILES and KWOK_MANIFEST_FILES in tools.py to its layout."
+                )
+            copy = self.tools.kwok_dir / "source" / name
+            copy.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source / name, copy)  # the module cache's files are read-only; the copy is not
+        console.print(f"[green]✔[/] kwok {versions.KWOK_VERSION} stages from {source}")
+
     def python_env(self, name: str, project: Path) -> None:
         uv = os.environ.get("UV") or shutil.which("uv")
         if not uv:
@@ -268,11 +404,35 @@ class Installer:
             what,
         )
 
-    def _run(self, step: str, argv: Sequence[str], what: str, env: dict[str, str] | None = None) -> None:
+    def _go_module_dir(self, module: str, version: str) -> Path:
+        """The folder of a module's source in the Go module cache, downloaded if absent."""
+        with tempfile.TemporaryDirectory() as outside_any_module:
+            result = subprocess.run(
+                ["go", "mod", "download", "-json", f"{module}@{version}"],
+                cwd=outside_any_module,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        if result.returncode != 0:
+            raise PlatformError(
+                f"`go mod download {module}@{version}` failed (exit {result.returncode}); check access to the "
+                f"Go module proxy (GOPROXY):\n{result.stderr or result.stdout}"
+            )
+        return Path(json.loads(result.stdout)["Dir"])
+
+    def _run(
+        self,
+        step: str,
+        argv: Sequence[str],
+        what: str,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         log = self._ensure(self.log_dir) / f"{step}.log"
         started = time.monotonic()
         with console.status(f"{what}…"), log.open("w") as handle:
-            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, check=False)
+            result = subprocess.run(argv, stdout=handle, stderr=subprocess.STDOUT, env=env, cwd=cwd, check=False)
         if result.returncode != 0:
             tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
             raise PlatformError(f"{what} failed (exit {result.returncode}); full log: {log}\n{tail}")

@@ -12,6 +12,15 @@ STATSD_EXPORTER_VERSION = "v0.31.0"
 HELM_PACKAGE = "helm.sh/helm/v3/cmd/helm"
 HELM_VERSION = "v3.22.0"
 
+# The local Kubernetes control plane (`mlp cluster up`): kube-apiserver, kube-controller-manager,
+# kube-scheduler, kubectl and etcd are built from platform/runtimes/kubernetes (its go.mod pins
+# k8s.io/kubernetes and etcd); this is the version the build stamps into the binaries.
+KUBERNETES_VERSION = "v1.37.2"
+# kwok simulates the nodes (and so the kubelets) of that control plane.
+KWOK_PACKAGE = "sigs.k8s.io/kwok/cmd/kwok"
+KWOK_MODULE = "sigs.k8s.io/kwok"
+KWOK_VERSION = "v0.8.0"
+
 # The Kubernetes version charts are rendered and validated for.
 KUBE_VERSION = "1.33.0"
 

@@ -32,27 +32,49 @@ class ServiceStatus:
 
 
 class LocalPlatform:
+    """The platform's services under one supervisord; `mlplatform.cluster` reuses it for the control plane."""
+
+    #: The CLI command group that drives these services, for the fixes that messages name.
+    command = "mlp"
+
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.services = services.build(settings)
+        self.services: list[Service] = services.build(settings)
         self.supervisor = Supervisor(settings, self.services)
 
+    @property
+    def names(self) -> list[str]:
+        return [service.name for service in self.services]
+
     def select(self, names: Iterable[str] | None) -> list[Service]:
-        wanted = set(names or services.NAMES)
-        unknown = wanted - set(services.NAMES)
+        wanted = set(names or self.names)
+        unknown = wanted - set(self.names)
         if unknown:
-            raise ServiceFailed(f"Unknown service(s) {sorted(unknown)}; known: {', '.join(services.NAMES)}")
+            raise ServiceFailed(f"Unknown service(s) {sorted(unknown)}; known: {', '.join(self.names)}")
         return [service for service in self.services if service.name in wanted]
 
     # -- up ---------------------------------------------------------------------------------------
     def up(self, names: Iterable[str] | None = None) -> None:
-        Toolchain(self.settings).check()
+        self.check_tools()
         chosen = self.select(names)
         running = {s.name for s in chosen if self.supervisor.info(s.name)["statename"] == "RUNNING"}
         self.check_ports([s for s in chosen if s.name not in running])
+        self.prepare_instance()
         self.supervisor.ensure_running()
-        for service in chosen:
-            self._start(service, already_running=service.name in running)
+        # supervisord stops a running program whose configuration changed (an upgrade): start it again.
+        running = {name for name in running if self.supervisor.info(name)["statename"] == "RUNNING"}
+        for group in self.start_groups(chosen):
+            self._start(group, running)
+
+    def start_groups(self, chosen: list[Service]) -> list[list[Service]]:
+        """Services started together, each group ready before the next: for the platform, one at a time."""
+        return [[service] for service in chosen]
+
+    def check_tools(self) -> None:
+        Toolchain(self.settings).check()
+
+    def prepare_instance(self) -> None:
+        """What all services share and must exist before supervisord starts (nothing, for the platform)."""
 
     def check_ports(self, chosen: Iterable[Service]) -> None:
         for service in chosen:
@@ -64,22 +86,24 @@ class LocalPlatform:
                         f"another port: export {setting_env_name(port.setting)}=<free port>"
                     )
 
-    def _start(self, service: Service, already_running: bool) -> None:
+    def _start(self, group: list[Service], running: set[str]) -> None:
         started = time.monotonic()
-        with console.status(f"Starting {service.name}…") as status:
-            if not already_running:
-                service.prepare()
-                self.supervisor.start(service.name)
+        with console.status(f"Starting {', '.join(service.name for service in group)}…") as status:
+            for service in group:
+                if service.name not in running:
+                    service.prepare()
+                    self.supervisor.start(service.name)
             deadline = started + self.settings.ready_timeout
-            while not service.is_ready():
-                state = self.supervisor.info(service.name)["statename"]
-                if state in FAILED_STATES or time.monotonic() > deadline:
-                    raise ServiceFailed(self._failure(service, state))
-                status.update(f"Waiting for {service.name} ({state.lower()}, {time.monotonic() - started:.0f}s)…")
-                time.sleep(0.5)
-            service.initialize()
-        verb = "already running" if already_running else f"ready in {time.monotonic() - started:.1f}s"
-        console.print(f"[green]✔[/] {service.name} {verb}")
+            for service in group:
+                while not service.is_ready():
+                    state = self.supervisor.info(service.name)["statename"]
+                    if state in FAILED_STATES or time.monotonic() > deadline:
+                        raise ServiceFailed(self._failure(service, state))
+                    status.update(f"Waiting for {service.name} ({state.lower()}, {time.monotonic() - started:.0f}s)…")
+                    time.sleep(0.5)
+                service.initialize()
+                verb = "already running" if service.name in running else f"ready in {time.monotonic() - started:.1f}s"
+                console.print(f"[green]✔[/] {service.name} {verb}")
 
     def _failure(self, service: Service, state: str) -> str:
         tail = ""
@@ -88,7 +112,8 @@ class LocalPlatform:
         return (
             f"{service.name} did not become ready (state {state}, timeout {self.settings.ready_timeout:.0f}s).\n"
             f"Last lines of {service.log_file}:\n{tail}\n"
-            f"Fix the cause, then run `mlp up` again; `mlp logs {service.name}` shows the whole log."
+            f"Fix the cause, then run `{self.command} up` again; `{self.command} logs {service.name}` shows the "
+            "whole log."
         )
 
     # -- down -------------------------------------------------------------------------------------

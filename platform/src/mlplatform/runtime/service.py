@@ -37,6 +37,8 @@ class Service(abc.ABC):
     name: str
     #: Signal for a clean stop (PostgreSQL wants SIGINT for its "fast" shutdown).
     stop_signal: str = "TERM"
+    #: Seconds a clean stop may take before supervisord kills the process.
+    stop_timeout: int = 60
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -89,7 +91,8 @@ class Service(abc.ABC):
 
     def http_ok(self, port: int, path: str) -> bool:
         try:
-            return httpx.get(self.url(port, path), timeout=2.0).status_code == 200
+            # trust_env=False: a probe of this machine's own port must not go through a proxy from the environment.
+            return httpx.get(self.url(port, path), timeout=2.0, trust_env=False).status_code == 200
         except httpx.HTTPError:
             return False
 

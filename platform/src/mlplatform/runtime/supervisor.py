@@ -1,14 +1,17 @@
 """supervisord as the process supervisor of the local runtime, driven over its XML-RPC socket.
 
 supervisord keeps process groups, log files and clean stops; mlp decides the order and waits for
-readiness, which supervisord cannot express. Every program runs `python -m mlplatform.runtime.launch
-NAME`, so the configuration file holds no secret.
+readiness, which supervisord cannot express. Every program of the platform runs `python -m
+mlplatform.runtime.launch NAME`, so the configuration file holds no secret. The local Kubernetes
+control plane has a supervisord of its own, which runs the components' command lines directly (they
+name files, never secrets), so `mlp down` and `mlp cluster down` each stop only their part of the instance.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -26,15 +29,37 @@ from mlplatform.runtime.service import Service, write_if_changed
 
 #: Every process of one platform instance carries this variable, so leftovers can be found.
 INSTANCE_VARIABLE = "MLP_INSTANCE"
+#: Which supervisord of the instance started a process: the platform's services and the local
+#: Kubernetes control plane (`mlp cluster`) are stopped apart, so each finds only its own leftovers.
+PART_VARIABLE = "MLP_INSTANCE_PART"
+PLATFORM_PART = "platform"
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, services: Sequence[Service]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        services: Sequence[Service],
+        *,
+        part: str = PLATFORM_PART,
+        run_dir: Path | None = None,
+        logs_dir: Path | None = None,
+        launcher: str | None = "mlplatform.runtime.launch",
+        excluded_environment: Sequence[str] = (),
+    ) -> None:
+        """`launcher` is the module supervisord runs with a service's name (None: the service's own
+        command line, for services without secrets); `excluded_environment` names variables of mlp's
+        environment that supervisord and its programs must not inherit."""
         self.settings = settings
         self.services = services
-        self.config_file = settings.run_dir / "supervisord.conf"
-        self.socket = settings.run_dir / "supervisor.sock"
-        self.pid_file = settings.run_dir / "supervisord.pid"
+        self.part = part
+        self.run_dir = run_dir or settings.run_dir
+        self.logs_dir = logs_dir or settings.logs_dir
+        self.launcher = launcher
+        self.excluded_environment = frozenset(excluded_environment)
+        self.config_file = self.run_dir / "supervisord.conf"
+        self.socket = self.run_dir / "supervisor.sock"
+        self.pid_file = self.run_dir / "supervisord.pid"
 
     # -- lifecycle of supervisord itself --------------------------------------------------------
     def is_running(self) -> bool:
@@ -49,9 +74,15 @@ class Supervisor:
         if self.is_running():
             self._apply_config_changes()
             return
-        for path in (self.settings.logs_dir, self.settings.run_dir):
+        for path in (self.logs_dir, self.run_dir):
             path.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.settings.to_env(), INSTANCE_VARIABLE: str(self.settings.home)}
+        inherited = {key: value for key, value in os.environ.items() if key not in self.excluded_environment}
+        env = {
+            **inherited,
+            **self.settings.to_env(),
+            INSTANCE_VARIABLE: str(self.settings.home),
+            PART_VARIABLE: self.part,
+        }
         supervisord = Path(sys.executable).parent / "supervisord"
         result = subprocess.run(
             [str(supervisord), "-c", str(self.config_file)],
@@ -65,7 +96,7 @@ class Supervisor:
         deadline = time.monotonic() + 15
         while not self.is_running():
             if time.monotonic() > deadline:
-                raise PlatformError(f"supervisord did not answer on {self.socket}; see {self.settings.logs_dir}")
+                raise PlatformError(f"supervisord did not answer on {self.socket}; see {self.logs_dir}")
             time.sleep(0.1)
 
     def shutdown(self, timeout: float = 60.0) -> None:
@@ -111,12 +142,15 @@ class Supervisor:
             return {"name": name, "statename": "STOPPED", "pid": 0, "description": "not yet registered"}
 
     def leftover_processes(self) -> list[psutil.Process]:
-        """Processes of this instance still alive (children that escaped their process group)."""
+        """Processes of this instance and part still alive (children that escaped their process group)."""
         marker = str(self.settings.home)
         found = []
         for process in psutil.process_iter():
             try:
-                if process.environ().get(INSTANCE_VARIABLE) == marker and process.pid != os.getpid():
+                environ = process.environ()
+                # Processes started before parts existed carry no part: they are the platform's.
+                mine = environ.get(PART_VARIABLE, PLATFORM_PART) == self.part
+                if environ.get(INSTANCE_VARIABLE) == marker and mine and process.pid != os.getpid():
                     found.append(process)
             except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
                 continue
@@ -124,11 +158,12 @@ class Supervisor:
 
     # -- configuration --------------------------------------------------------------------------
     def write_config(self) -> None:
-        run, logs = self.settings.run_dir, self.settings.logs_dir
+        run, logs = self.run_dir, self.logs_dir
+        identifier = "mlp" if self.part == PLATFORM_PART else f"mlp-{self.part}"
         sections = [
             f"[unix_http_server]\nfile={self.socket}\nchmod=0700\n",
             f"[supervisord]\nlogfile={logs / 'supervisord.log'}\npidfile={self.pid_file}\n"
-            f"childlogdir={logs}\ndirectory={self.settings.home}\nidentifier=mlp\n",
+            f"childlogdir={logs}\ndirectory={self.settings.home}\nidentifier={identifier}\n",
             "[rpcinterface:supervisor]\n"
             "supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface\n",
             f"[supervisorctl]\nserverurl=unix://{self.socket}\n",
@@ -136,14 +171,23 @@ class Supervisor:
         for service in self.services:
             sections.append(
                 f"[program:{service.name}]\n"
-                f"command={sys.executable} -m mlplatform.runtime.launch {service.name}\n"
+                f"{self._command(service)}"
                 "autostart=false\nautorestart=unexpected\nstartsecs=1\nstartretries=2\n"
-                f"stopsignal={service.stop_signal}\nstopwaitsecs=60\nstopasgroup=true\nkillasgroup=true\n"
+                f"stopsignal={service.stop_signal}\nstopwaitsecs={service.stop_timeout}\nstopasgroup=true\nkillasgroup=true\n"
                 f"redirect_stderr=true\nstdout_logfile={service.log_file}\n"
                 "stdout_logfile_maxbytes=20MB\nstdout_logfile_backups=3\n"
             )
         write_if_changed(self.config_file, "\n".join(sections).replace("%", "%%"), mode=0o600)
         run.mkdir(parents=True, exist_ok=True)
+
+    def _command(self, service: Service) -> str:
+        if self.launcher:
+            return f"command={sys.executable} -m {self.launcher} {service.name}\n"
+        # The service's own command: only for services whose command line and environment hold no secret.
+        environment = ",".join(f'{key}="{value}"' for key, value in service.environment().items())
+        return f"command={shlex.join(service.argv())}\ndirectory={service.run_dir}\n" + (
+            f"environment={environment}\n" if environment else ""
+        )
 
     def _apply_config_changes(self) -> None:
         """Let a running supervisord pick up programs added or changed since it started."""
