@@ -3,10 +3,13 @@
 # PROFILE picks values/<profile>.yaml (and values/prereqs/<profile>.yaml); several profiles are
 # applied in order when comma-separated, e.g. PROFILE=prod,airgapped.
 
+SHELL := /bin/bash
 HELM ?= $(HOME)/.cache/mlp/tools/helm-v3.22.0/helm
 export HELM
 PYTHON ?= platform/.venv/bin/python
-KUBECTL ?= kubectl
+MLP ?= platform/.venv/bin/mlp
+# kubectl of the version `make setup` builds for the local control plane, else the one on PATH.
+KUBECTL ?= $(or $(wildcard $(or $(MLP_CACHE_DIR),$(HOME)/.cache/mlp)/tools/kubernetes-v1.37.2/kubectl),kubectl)
 PROFILE ?= dev
 KUBE_CONTEXT ?=
 KUBE_VERSION ?= 1.33.0
@@ -25,7 +28,18 @@ PROFILES := $(subst $(comma), ,$(PROFILE))
 UMBRELLA_VALUES := $(foreach p,$(PROFILES),-f values/$(p).yaml)
 PREREQS_VALUES := $(foreach p,$(PROFILES),$(if $(wildcard values/prereqs/$(p).yaml),-f values/prereqs/$(p).yaml))
 KCTX = --kube-context $(KUBE_CONTEXT)
-# Installs/upgrades roll back by themselves when they fail or time out (Helm 3: --atomic).
+# The local control plane (`make cluster-up`) keeps its kubeconfig under $$MLP_HOME: `mlp cluster env`
+# names it (and a kubectl/Helm cache folder there), unless KUBECONFIG is set already.
+ifeq ($(KUBE_CONTEXT)$(KUBECONFIG),mlp-local)
+$(foreach setting,$(shell $(MLP) cluster env 2>/dev/null | sed -n 's/^export //p'),$(eval export $(setting)))
+endif
+# kubectl names the same flag --context.
+KUBECTL_CTX = --context $(KUBE_CONTEXT)
+# Installs/upgrades roll back by themselves when they fail or time out (Helm 3: --atomic). HELM_ARGS and
+# PREREQS_HELM_ARGS add options of your own to the platform's and the prerequisites' release, e.g.
+# HELM_ARGS="--set mlflow.replicas=3".
+HELM_ARGS ?=
+PREREQS_HELM_ARGS ?=
 HELM_APPLY = upgrade --install --wait --timeout $(TIMEOUT) --atomic --create-namespace
 
 .PHONY: chart-deps chart-crds chart-context install chart-prereqs chart-platform chart-smoke uninstall template \
@@ -57,30 +71,30 @@ install: chart-context chart-deps chart-crds chart-prereqs chart-platform chart-
 ## chart-crds: apply (create or upgrade) every CRD of the prerequisites server-side, outside any release
 chart-crds: chart-context
 	@set -o pipefail; $(CHART_RENDER) crds --profile $(PROFILE) | \
-	  $(KUBECTL) $(KCTX) apply --server-side --force-conflicts --field-manager=mlplatform -f - >/dev/null
-	$(KUBECTL) $(KCTX) wait crd --all --for=condition=Established --timeout=2m >/dev/null
+	  $(KUBECTL) $(KUBECTL_CTX) apply --server-side --force-conflicts --field-manager=mlplatform -f - >/dev/null
+	$(KUBECTL) $(KUBECTL_CTX) wait crd --all --for=condition=Established --timeout=2m >/dev/null
 	@echo "CRDs applied and established."
 
 chart-prereqs: chart-context
-	$(HELM) $(HELM_APPLY) --skip-crds $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) $(CHART_PREREQS) $(PREREQS_VALUES)
+	$(HELM) $(HELM_APPLY) --skip-crds $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) $(CHART_PREREQS) $(PREREQS_VALUES) $(PREREQS_HELM_ARGS)
 
 chart-platform: chart-context
-	$(HELM) $(HELM_APPLY) $(KCTX) -n $(NAMESPACE) $(RELEASE) $(CHART_UMBRELLA) $(UMBRELLA_VALUES)
+	$(HELM) $(HELM_APPLY) $(KCTX) -n $(NAMESPACE) $(RELEASE) $(CHART_UMBRELLA) $(UMBRELLA_VALUES) $(HELM_ARGS)
 
 ## chart-smoke: wait for every component to report ready (operators, Kafka, Connect, PostgreSQL,
 ## MinIO, MLflow, Airflow, Faust, monitoring); readiness probes check each server's own health endpoint
 chart-smoke: chart-context
-	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait deployment --all --for=condition=Available --timeout=5m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafka/$(RELEASE) --for=condition=Ready --timeout=10m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkatopic --all --for=condition=Ready --timeout=5m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkauser --all --for=condition=Ready --timeout=5m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait kafkaconnect/$(RELEASE) --for=condition=Ready --timeout=15m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait cluster.postgresql.cnpg.io/$(RELEASE)-pg --for=condition=Ready --timeout=10m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait database.postgresql.cnpg.io --all --for=jsonpath='{.status.applied}'=true --timeout=5m
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) wait deployment --all --for=condition=Available --timeout=10m
-	@for set in $$($(KUBECTL) $(KCTX) -n $(NAMESPACE) get statefulset -o name); do \
-	  $(KUBECTL) $(KCTX) -n $(NAMESPACE) rollout status $$set --timeout=10m || exit 1; done
-	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) wait prometheus --all --for=condition=Available --timeout=5m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(PREREQS_NAMESPACE) wait deployment --all --for=condition=Available --timeout=5m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait kafka/$(RELEASE) --for=condition=Ready --timeout=10m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait kafkatopic --all --for=condition=Ready --timeout=5m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait kafkauser --all --for=condition=Ready --timeout=5m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait kafkaconnect/$(RELEASE) --for=condition=Ready --timeout=15m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait cluster.postgresql.cnpg.io/$(RELEASE)-pg --for=condition=Ready --timeout=10m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait database.postgresql.cnpg.io --all --for=jsonpath='{.status.applied}'=true --timeout=5m
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) wait deployment --all --for=condition=Available --timeout=10m
+	@for set in $$($(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) get statefulset -o name); do \
+	  $(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) rollout status $$set --timeout=10m || exit 1; done
+	$(KUBECTL) $(KUBECTL_CTX) -n $(PREREQS_NAMESPACE) wait prometheus --all --for=condition=Available --timeout=5m
 	@echo "All platform components are ready."
 
 ## uninstall: remove the platform, then the prerequisites (CRDs, PVCs and kept Secrets stay)
@@ -111,9 +125,9 @@ chart-lint:
 chart-status: chart-context
 	$(HELM) status $(KCTX) -n $(PREREQS_NAMESPACE) $(PREREQS_RELEASE) --show-resources=false | head -n 8
 	$(HELM) status $(KCTX) -n $(NAMESPACE) $(RELEASE) | head -n 8
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) get kafka,kafkanodepool,kafkaconnect,kafkatopic,kafkauser,cluster.postgresql.cnpg.io,database.postgresql.cnpg.io
-	$(KUBECTL) $(KCTX) -n $(NAMESPACE) get deployments,statefulsets,pods
-	$(KUBECTL) $(KCTX) -n $(PREREQS_NAMESPACE) get deployments,statefulsets
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) get kafka,kafkanodepool,kafkaconnect,kafkatopic,kafkauser,cluster.postgresql.cnpg.io,database.postgresql.cnpg.io
+	$(KUBECTL) $(KUBECTL_CTX) -n $(NAMESPACE) get deployments,statefulsets,pods
+	$(KUBECTL) $(KUBECTL_CTX) -n $(PREREQS_NAMESPACE) get deployments,statefulsets
 
 ## footprint: summed CPU/memory requests per profile of the objects that render
 footprint:

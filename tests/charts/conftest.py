@@ -10,6 +10,7 @@ is rendered once per session.
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -204,3 +205,27 @@ def chart_values() -> dict[str, dict[str, Any]]:
     for path in sorted((VALUES / "prereqs").glob("*.yaml")):
         found[f"values/prereqs/{path.name}"] = load_values(path)
     return found
+
+
+NOTES_PROBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes-probe
+data:
+  notes: {{ tpl (.Files.Get "NOTES.probe") . | quote }}
+"""
+
+
+def probe_notes(chart: Path, root: Path) -> str:
+    """Make a chart's NOTES.txt renderable by `helm template` (which skips NOTES): move it aside and add a
+    template that renders it through `tpl`. `chart` is the chart's folder inside the chart tree at
+    `root`; returns the probe's path for `--show-only`."""
+    shutil.move(chart / "templates" / "NOTES.txt", chart / "NOTES.probe")
+    probe = chart / "templates" / "notes-probe.yaml"
+    probe.write_text(NOTES_PROBE)
+    return str(probe.relative_to(root))
+
+
+def notes_of(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 0, result.stderr
+    return str(yaml.safe_load(result.stdout)["data"]["notes"])

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from tests.charts.conftest import REPO, chart_render, profile_files, require_real_subcharts
+from tests.charts.conftest import REPO, chart_render, notes_of, probe_notes, profile_files, require_real_subcharts
 
 PIPELINES_PYTHON = REPO / "pipelines" / ".venv" / "bin" / "python"
 
@@ -124,23 +124,9 @@ def test_airflow_notes_carry_no_deprecation_warning(renderer, tmp_path):
     with tarfile.open(airflow / "airflow-1.22.0.tgz") as archive:
         archive.extractall(airflow, filter="data")
     (airflow / "airflow-1.22.0.tgz").unlink()
-    shutil.move(airflow / "airflow" / "templates" / "NOTES.txt", airflow / "airflow" / "NOTES.probe")
-    (airflow / "airflow" / "templates" / "notes-probe.yaml").write_text(NOTES_PROBE)
+    probe = probe_notes(airflow / "airflow", chart)
     for profile in ("dev", "prod", "airgapped"):
         files = [a for f in profile_files("mlplatform", profile) for a in ("-f", str(f))]
-        result = chart_render.helm_template(
-            "mlplatform", [*files, "--show-only", "charts/airflow/templates/notes-probe.yaml"], chart
-        )
-        assert result.returncode == 0, result.stderr
-        notes = yaml.safe_load(result.stdout)["data"]["notes"]
+        notes = notes_of(chart_render.helm_template("mlplatform", [*files, "--show-only", probe], chart))
         assert "Thank you for installing Apache Airflow" in notes
         assert "DEPRECATION WARNING" not in notes, (profile, notes[notes.find("DEPRECATION") :][:300])
-
-
-NOTES_PROBE = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: notes-probe
-data:
-  notes: {{ tpl (.Files.Get "NOTES.probe") . | quote }}
-"""

@@ -5,17 +5,8 @@ from __future__ import annotations
 import shutil
 
 import pytest
-import yaml
 
-from tests.charts.conftest import chart_render
-
-PROBE = """apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: notes-probe
-data:
-  notes: {{ tpl (.Files.Get "NOTES.probe") . | quote }}
-"""
+from tests.charts.conftest import chart_render, notes_of, probe_notes
 
 
 @pytest.fixture(scope="module")
@@ -23,11 +14,8 @@ def notes(renderer, tmp_path_factory) -> str:
     source, _ = renderer.chart_dir("mlplatform")
     chart = tmp_path_factory.mktemp("notes") / "mlplatform"
     shutil.copytree(source, chart)
-    shutil.move(chart / "templates" / "NOTES.txt", chart / "NOTES.probe")
-    (chart / "templates" / "notes-probe.yaml").write_text(PROBE)
-    result = chart_render.helm_template("mlplatform", ["--show-only", "templates/notes-probe.yaml"], chart)
-    assert result.returncode == 0, result.stderr
-    return yaml.safe_load(result.stdout)["data"]["notes"]
+    probe = probe_notes(chart, chart)
+    return notes_of(chart_render.helm_template("mlplatform", ["--show-only", probe], chart))
 
 
 @pytest.mark.parametrize(

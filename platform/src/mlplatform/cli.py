@@ -18,7 +18,7 @@ from mlplatform.credentials import Credentials
 from mlplatform.demo import Demo
 from mlplatform.errors import PlatformError
 from mlplatform.runtime import services
-from mlplatform.runtime.local import LocalPlatform
+from mlplatform.runtime.local import LocalPlatform, show_log
 from mlplatform.tools import Installer, Toolchain
 
 app = typer.Typer(
@@ -93,13 +93,7 @@ def logs(
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")] = False,
 ) -> None:
     """Show a service's log."""
-    settings = Settings()
-    if name not in (*services.NAMES, "supervisord"):
-        raise PlatformError(f"Unknown service '{name}'; choose one of {', '.join(services.NAMES)}, supervisord.")
-    path = settings.logs_dir / f"{name}.log"
-    if not path.exists():
-        raise PlatformError(f"No log yet at {path}: has `mlp up` started {name}?")
-    subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(path)], check=False)
+    show_log(Settings().logs_dir, name, services.NAMES, "mlp up", lines, follow)
 
 
 @app.command(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import subprocess
 from typing import Annotated
 
 import typer
@@ -15,7 +14,7 @@ from mlplatform.cluster.control_plane import ControlPlane
 from mlplatform.cluster.layout import CONTEXT, ClusterLayout
 from mlplatform.config import Settings
 from mlplatform.console import console, err_console
-from mlplatform.errors import PlatformError
+from mlplatform.runtime.local import show_log
 
 app = typer.Typer(
     help="A Kubernetes control plane on this machine: real API server, etcd, controllers and scheduler; "
@@ -88,10 +87,4 @@ def logs(
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")] = False,
 ) -> None:
     """Show a component's log."""
-    layout = ClusterLayout(Settings())
-    if name not in (*components.NAMES, "supervisord"):
-        raise PlatformError(f"Unknown component '{name}'; choose one of {', '.join(components.NAMES)}, supervisord.")
-    path = layout.logs / f"{name}.log"
-    if not path.exists():
-        raise PlatformError(f"No log yet at {path}: has `mlp cluster up` started {name}?")
-    subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(path)], check=False)
+    show_log(ClusterLayout(Settings()).logs, name, components.NAMES, "mlp cluster up", lines, follow)

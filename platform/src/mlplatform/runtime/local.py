@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from mlplatform.config import Settings, setting_env_name
 from mlplatform.console import console
-from mlplatform.errors import PortInUse, ServiceFailed
+from mlplatform.errors import PlatformError, PortInUse, ServiceFailed
 from mlplatform.runtime import services
 from mlplatform.runtime.service import Service
 from mlplatform.runtime.supervisor import Supervisor
@@ -158,3 +160,13 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def show_log(logs_dir: Path, name: str, known: Sequence[str], starter: str, lines: int, follow: bool) -> None:
+    """Print the end of one process's log (`mlp logs`, `mlp cluster logs`), or name the choices."""
+    if name not in (*known, "supervisord"):
+        raise PlatformError(f"Unknown name '{name}'; choose one of {', '.join(known)}, supervisord.")
+    path = logs_dir / f"{name}.log"
+    if not path.exists():
+        raise PlatformError(f"No log yet at {path}: has `{starter}` started {name}?")
+    subprocess.run(["tail", f"-n{lines}", *(["-F"] if follow else []), str(path)], check=False)
