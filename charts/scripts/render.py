@@ -96,11 +96,12 @@ def deps(charts: Iterable[str]) -> None:
                 print(f"{chart}: {archive_name(dep)} from {source}", file=sys.stderr)
         if not missing_archives(chart):
             continue
+        for dep in missing_archives(chart):  # Helm fetches from HTTP repositories only once they are added
+            if dep["repository"].startswith("http"):
+                add = [helm(), "repo", "add", dep["name"], dep["repository"], "--force-update"]
+                subprocess.run(add, capture_output=True, text=True, check=False)
         result = subprocess.run(
-            [helm(), "dependency", "build", "--skip-refresh", str(CHARTS / chart)],
-            capture_output=True,
-            text=True,
-            check=False,
+            [helm(), "dependency", "build", str(CHARTS / chart)], capture_output=True, text=True, check=False
         )
         still = [archive_name(d) for d in missing_archives(chart)]
         if still:
