@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,23 @@ def test_chart_deps_takes_local_archives_without_any_repository(tmp_path):
     result = make("chart-deps", f"HELM={failing_helm}")
     assert result.returncode == 0, result.stderr
     assert "helm was called" not in result.stderr
+
+
+def test_chart_deps_in_ci_fails_naming_the_fix_when_archives_cannot_be_had(tmp_path):
+    """A clone without the archives and without the chart repositories: CI stops, naming the setting."""
+    clone = tmp_path / "clone"
+    shutil.copytree(REPO / "charts", clone / "charts", ignore=shutil.ignore_patterns("*.tgz", ".build", ".vendor"))
+    unreachable = tmp_path / "helm"
+    unreachable.write_text("#!/bin/sh\necho 'Error: repository unreachable' >&2\nexit 1\n")
+    unreachable.chmod(0o755)
+    env = {**os.environ, "CI": "true", "HELM": str(unreachable), "MLP_CHART_ARCHIVES": str(tmp_path / "none")}
+    result = subprocess.run(
+        [sys.executable, str(clone / "charts" / "scripts" / "render.py"), "deps"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "MLP_CHART_ARCHIVES" in result.stderr and "repository unreachable" in result.stderr
+    assert not list((clone / "charts").glob("*/charts/*.tgz"))
