@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from mlplatform.config import Settings
@@ -19,6 +20,13 @@ from mlplatform.credentials import Credentials
 from mlplatform.isolation import free_ports, isolated_environment  # noqa: F401 (shared with test packages)
 
 MLP = str(Path(sys.executable).parent / "mlp")
+
+
+def missing_prerequisite(message: str) -> NoReturn:
+    """A prerequisite of a test is absent: in CI (`CI=true`) the run fails, elsewhere the test is skipped."""
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(message)
+    pytest.skip(message)
 
 
 def run_mlp(*args: str, env: dict[str, str] | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
