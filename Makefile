@@ -18,7 +18,7 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 SERVICE ?= mlflow
 
-.PHONY: help bootstrap setup up down status logs test bench demo lint cluster-up cluster-down cluster-status
+.PHONY: help bootstrap setup up down status logs test bench demo lint cluster-up cluster-down cluster-status images
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' Makefile
@@ -74,6 +74,14 @@ bench: setup ## Benchmarks, each printed as a ratio against a baseline measured 
 	@streaming/.venv/bin/python streaming/bench/feature_throughput.py --start-platform --events 5000
 	@echo "== MLServer (V2) vs mlflow models serve, same model"
 	@pipelines/promoter/.venv/bin/python pipelines/promoter/bench/serving_bench.py
+
+# The images of our own workloads (charts/scripts/own_images.py): each Dockerfile says which repository it
+# builds (LABEL io.mlplatform.image=...), the chart's render of PROFILE gives the tags. BUILDER picks the
+# builder (default: docker, else podman, else buildah); PUSH=1 pushes them after building them all.
+BUILDER ?=
+PUSH ?=
+images: chart-deps ## Build our images, tagged as the PROFILE's render names them (BUILDER=docker|podman|buildah, PUSH=1)
+	@$(OWN_IMAGES) build --profile $(PROFILE) $(if $(BUILDER),--builder '$(BUILDER)') $(if $(filter 1 true yes,$(PUSH)),--push)
 
 lint: bootstrap chart-lint ## Ruff, mypy and helm lint
 	@$(VENV)/bin/ruff check platform/src tests charts/scripts

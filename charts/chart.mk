@@ -23,6 +23,7 @@ VENDOR_DIR ?= charts/.vendor
 CHART_UMBRELLA := charts/mlplatform
 CHART_PREREQS := charts/mlplatform-prereqs
 CHART_RENDER := $(PYTHON) charts/scripts/render.py
+OWN_IMAGES := $(PYTHON) charts/scripts/own_images.py
 comma := ,
 PROFILES := $(subst $(comma), ,$(PROFILE))
 UMBRELLA_VALUES := $(foreach p,$(PROFILES),-f values/$(p).yaml)
@@ -140,6 +141,8 @@ vendor: chart-deps
 	@echo "Chart archives in $(VENDOR_DIR):"; ls -1 $(VENDOR_DIR)
 	@echo "Images of profile $(PROFILE) (mirror them into your registry):"
 	@$(CHART_RENDER) images --profile $(PROFILE) | tee $(VENDOR_DIR)/images-$(subst $(comma),-,$(PROFILE)).txt
+	@echo "Of those, ours are built from this repository (make images PROFILE=$(PROFILE) PUSH=1), not mirrored:"
+	@$(OWN_IMAGES) list --profile $(PROFILE)
 
 ## chart-test: the chart tests (pytest)
 chart-test:

@@ -15,9 +15,12 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
+from mlflow import MlflowClient
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
 from mlplatform.isolation import free_ports, isolated_environment  # noqa: F401 (shared with test packages)
+
+from tests.promotion.helpers import MLSERVER_ENV, PROMOTER, Worker
 
 MLP = str(Path(sys.executable).parent / "mlp")
 
@@ -69,3 +72,27 @@ def platform(settings: Settings) -> Iterator[Settings]:
 @pytest.fixture(scope="session")
 def credentials(platform: Settings) -> Credentials:
     return Credentials(platform)
+
+
+# -- The real tracking server, and a worker that trains real models on it (promotion and cluster tests) -----
+@pytest.fixture(scope="session")
+def tracking_uri(platform: Settings) -> str:
+    for env, command in (
+        (PROMOTER, "uv sync --project pipelines/promoter"),
+        (MLSERVER_ENV / "bin" / "mlserver", "uv sync --project platform/runtimes/mlserver"),
+    ):
+        if not env.exists():
+            pytest.fail(f"{env} is missing: run `{command}` (or `make setup`)")
+    return f"http://{platform.host}:{platform.mlflow.port}"
+
+
+@pytest.fixture(scope="session")
+def client(tracking_uri: str) -> MlflowClient:
+    return MlflowClient(tracking_uri=tracking_uri)
+
+
+@pytest.fixture(scope="session")
+def worker(tracking_uri: str, platform: Settings) -> Iterator[Worker]:
+    started = Worker(tracking_uri, platform.logs_dir / "promotion-test-worker.log")
+    yield started
+    started.close()

@@ -84,10 +84,29 @@ def missing_archives(chart: str) -> list[dict[str, Any]]:
     return [d for d in dependencies(chart) if not has_archive(CHARTS / chart, d)]
 
 
+# Files of the repository the umbrella chart packages (helm reads nothing outside a chart's folder): the
+# recipes and their DAG files, for the recipes ConfigMap. Copied fresh before every render and install.
+PACKAGED = {"mlplatform": [(ROOT / "pipelines" / "recipes", ("*.yaml", "*.yml", "*.py"), "files/recipes")]}
+
+
+def package_files(chart: str) -> None:
+    """Copy the repository files `chart` packages into it, dropping copies whose source is gone."""
+    for source, patterns, target in PACKAGED.get(chart, []):
+        folder = CHARTS / chart / target
+        folder.mkdir(parents=True, exist_ok=True)
+        wanted = {path.name: path for pattern in patterns for path in source.glob(pattern)}
+        for stale in set(p.name for p in folder.iterdir()) - set(wanted):
+            (folder / stale).unlink()
+        for name, path in wanted.items():
+            if not (folder / name).is_file() or (folder / name).read_bytes() != path.read_bytes():
+                shutil.copyfile(path, folder / name)
+
+
 def deps(charts: Iterable[str]) -> None:
     """Put every dependency archive in place: copy from the archive folder, else `helm dependency build`."""
     source = archive_folder()
     for chart in charts:
+        package_files(chart)
         for dep in missing_archives(chart):
             local = source / archive_name(dep)
             if local.is_file():
@@ -118,6 +137,7 @@ def deps(charts: Iterable[str]) -> None:
 def prepare(chart: str) -> tuple[Path, list[str]]:
     """A renderable copy of `chart`: real dependency archives where present, stand-ins elsewhere."""
     source = CHARTS / chart
+    package_files(chart)
     missing = missing_archives(chart)
     if not missing:
         return source, []
@@ -255,11 +275,41 @@ TAGGED_REF = re.compile(r"([a-z0-9.-]+(?::[0-9]+)?/[a-z0-9./_-]+(?::[\w.-]+|@sha
 IMAGE_KEYS = {"image", "imageName", "image_v2"}
 
 
+# An `image:` line of YAML held as text (a recipe in a ConfigMap); the value must be a tagged reference.
+IMAGE_LINE = re.compile(r"""^\s*(?:-\s+)?["']?image["']?\s*:\s*["']?([^\s"'#]+)["']?\s*(?:#.*)?$""", re.MULTILINE)
+
+
+def images_in_text(text: str) -> Iterator[str]:
+    """Images named in a ConfigMap's text values, which programs in the cluster start pods with: a value that
+    is one tagged reference (a setting such as MLP_PIPELINES__PROMOTER_IMAGE), and `image:` lines of YAML
+    held as text (a recipe naming its training image). JSON values are walked as objects by `images_in`."""
+    if TAGGED_REF.fullmatch(text.strip()):
+        yield text.strip()
+        return
+    for match in IMAGE_LINE.finditer(text):
+        if TAGGED_REF.fullmatch(match.group(1)):
+            yield match.group(1)
+
+
+def built_in_cluster(doc: dict[str, Any]) -> Iterator[str]:
+    """Images an operator builds and pushes in the cluster, then pulls back: Strimzi's KafkaConnect build
+    output. `make vendor` lists them (the cluster pulls them); nobody builds or mirrors them beforehand."""
+    if doc.get("kind") == "KafkaConnect":
+        output = ((doc.get("spec") or {}).get("build") or {}).get("output") or {}
+        if isinstance(output.get("image"), str):
+            yield output["image"]
+
+
 def images_in(node: Any, key: str = "") -> Iterator[str]:
     """Every image a rendered object makes a cluster pull: container images, images of operator custom
-    resources, images passed to operators in flags or environment variables, and images named in
-    operator configuration held as JSON in ConfigMaps (Seldon's predictor servers and initializers)."""
+    resources, images passed to operators in flags or environment variables, images named in
+    operator configuration held as JSON in ConfigMaps (Seldon's predictor servers and initializers), and
+    images named in other ConfigMap text (`images_in_text`: the pipelines' settings and recipes)."""
     if isinstance(node, dict):
+        if node.get("kind") == "ConfigMap" and isinstance(node.get("data"), dict):
+            for value in node["data"].values():
+                if isinstance(value, str):
+                    yield from images_in_text(value)
         if isinstance(node.get("image"), str) and "defaultImageVersion" in node:
             yield f"{node['image']}:{node['defaultImageVersion']}"
             node = {k: v for k, v in node.items() if k != "image"}

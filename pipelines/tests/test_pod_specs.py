@@ -47,6 +47,8 @@ def test_train_pod(cluster: PipelineSettings) -> None:
         "limits": {"cpu": "2", "memory": "4Gi"},
     }
     assert container["envFrom"] == [{"secretRef": {"name": "mlp-airflow-task-env"}}]
+    assert spec["spec"]["securityContext"] == {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert container["securityContext"] == {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}}
     env = env_of(container)
     assert env["WAREHOUSE_PASSWORD"] == {"secretKeyRef": {"name": "mlp-pg-warehouse", "key": "password"}}
     assert "password" not in env["WAREHOUSE_DSN"]
@@ -59,12 +61,16 @@ def test_promote_pod(cluster: PipelineSettings) -> None:
     spec = pod(cluster, "promote")
     (container,) = spec["spec"]["containers"]
     assert container["image"] == cluster.promoter_image
-    assert spec["spec"]["serviceAccountName"] == "mlp-pipelines"
+    # Its own account: the training pods' account holds no right to SeldonDeployments.
+    assert spec["spec"]["serviceAccountName"] == "mlp-promoter" != cluster.service_account
     command = container["command"] + container["args"]
     assert command[0] == "mlp-promote"
     assert command[command.index("--experiment") + 1] == "fraud-detection"
     assert command[command.index("--model-name") + 1] == "fraud-detector"
     assert command[command.index("--target") + 1] == "seldon"
+    assert command[command.index("--namespace") + 1] == cluster.models_namespace == "mlp-models"
+    assert command[command.index("--secret-name") + 1] == cluster.model_storage_secret
+    assert command[command.index("--artifact-root") + 1] == "s3://mlflow"
     policy = json.loads(command[command.index("--policy") + 1])
     assert policy == {
         "metric": "roc_auc",

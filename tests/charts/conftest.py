@@ -10,11 +10,14 @@ is rendered once per session.
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -229,3 +232,21 @@ def probe_notes(chart: Path, root: Path) -> str:
 def notes_of(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stderr
     return str(yaml.safe_load(result.stdout)["data"]["notes"])
+
+
+@cache
+def component_settings(project: str, settings_class: str) -> dict[str, Any]:
+    """A component's settings model, read in the component's own environment (it cannot be imported here):
+    its env prefix and each field's default. `settings_class` is `module:Class`."""
+    python = REPO / project / ".venv" / "bin" / "python"
+    if not python.exists():
+        pytest.fail(f"{python} is missing: run `make setup` (uv sync --locked --project {project})")
+    module, name = settings_class.split(":")
+    code = (
+        f"import json; from {module} import {name} as S; "
+        "print(json.dumps({'prefix': S.model_config['env_prefix'], "
+        "'defaults': {n: f.default for n, f in S.model_fields.items()}}, default=str))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
+    result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, check=True)
+    return dict(json.loads(result.stdout))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
 import tomllib
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
+from tests.charts.conftest import component_settings
+
 ROOT = Path(__file__).resolve().parents[2]
-STREAMING_PYTHON = ROOT / "streaming" / ".venv" / "bin" / "python"
 
 
 def processors(rendered: Any) -> list[dict[str, Any]]:
@@ -32,18 +29,6 @@ def value(deployment: dict[str, Any], setting: str) -> str:
     return env(deployment)[f"MLP_STREAMING__{setting.upper()}"]["value"]
 
 
-@cache
-def streaming_settings() -> dict[str, Any]:
-    """Fields of the processors' settings, read from their own environment (they cannot be imported here)."""
-    if not STREAMING_PYTHON.exists():
-        pytest.fail(f"{STREAMING_PYTHON} is missing: run `uv sync --locked --project streaming`")
-    code = (
-        "import json; from mlstreaming.settings import StreamingSettings as S; "
-        "print(json.dumps({'prefix': S.model_config['env_prefix'], 'fields': sorted(S.model_fields)}))"
-    )
-    return json.loads(subprocess.run([str(STREAMING_PYTHON), "-c", code], capture_output=True, check=True).stdout)
-
-
 def test_one_deployment_per_declared_processor(platform, chart_values):
     declared = chart_values["mlplatform"]["faust"]["processors"]
     assert {d["metadata"]["name"] for d in processors(platform)} == {f"mlp-faust-{p['name']}" for p in declared}
@@ -59,11 +44,11 @@ def test_processors_run_the_streaming_entry_points(platform):
 
 
 def test_every_variable_is_a_setting_the_processors_read(platform):
-    known = streaming_settings()
+    known = component_settings("streaming", "mlstreaming.settings:StreamingSettings")
     for deployment in processors(platform):
         for name in env(deployment):
             assert name.startswith(known["prefix"]), name
-            assert name.removeprefix(known["prefix"]).lower() in known["fields"], f"{name} is read by no processor"
+            assert name.removeprefix(known["prefix"]).lower() in known["defaults"], f"{name} is read by no processor"
 
 
 def test_processors_log_in_to_the_scram_listener_as_their_kafka_user(platform):

@@ -193,7 +193,6 @@ def declared_subchart_requests(umbrella: dict[str, Any], prereqs: dict[str, Any]
         kps["prometheus"]["prometheusSpec"]["resources"],
     ]
     items += [airflow[c]["resources"] for c in ("scheduler", "apiServer", "dagProcessor", "triggerer", "statsd")]
-    items += [airflow["dags"]["gitSync"]["resources"]] * 3
     return sum(requests(r)[0] for r in items), sum(requests(r)[1] for r in items)
 
 

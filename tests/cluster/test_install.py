@@ -191,6 +191,8 @@ NEEDS = {
     ("mlp:mlp-airflow-task", "get", "pods/log", "mlp"),
     ("mlp:mlp-airflow-scheduler", "create", "pods", "mlp"),
     ("mlp:mlp-connect", "get", "secrets/mlp-pg-debezium", "mlp"),
+    ("mlp:mlp-promoter", "create", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
+    ("mlp:mlp-promoter", "patch", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
 }
 REFUSED = {
     ("mlp:mlp-airflow-task", "create", "pods", "mlp-models"),
@@ -203,6 +205,12 @@ REFUSED = {
     ("mlp:mlp-faust", "list", "pods", "mlp"),
     ("mlp:mlp-mlflow", "get", "secrets", "mlp"),
     ("mlp:mlp-model-exporter", "list", "secrets", "mlp"),
+    ("mlp:mlp-promoter", "delete", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
+    ("mlp:mlp-promoter", "create", "seldondeployments.machinelearning.seldon.io", "mlp"),
+    ("mlp:mlp-promoter", "create", "pods", "mlp"),
+    ("mlp:mlp-promoter", "get", "secrets", "mlp-models"),
+    ("mlp:mlp-pipelines", "create", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
+    ("mlp:mlp-airflow-task", "create", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
 }
 
 
@@ -219,7 +227,7 @@ def test_workloads_can_do_nothing_more(installed, cluster):
 def test_no_platform_account_reaches_beyond_its_namespace(installed, cluster):
     """Every ServiceAccount of the platform's namespace: no pod or Secret rights in other namespaces."""
     accounts = [a["metadata"]["name"] for a in objects(cluster, "serviceaccounts", "mlp")]
-    assert "mlp-airflow-task" in accounts and "mlp-pipelines" in accounts
+    assert {"mlp-airflow-task", "mlp-pipelines", "mlp-promoter"} <= set(accounts)
     for account in accounts:
         for verb, resource in (("create", "pods"), ("list", "secrets"), ("get", "secrets")):
             for namespace in ("mlp-system", "mlp-models", "default", None):

@@ -1,7 +1,8 @@
 """Local mode end to end: a recipe's DAG, run by Airflow, trains the example against the real MLflow server.
 
 `airflow dags test` runs the DAG in the pipelines environment with its own AIRFLOW_HOME (SQLite metadata),
-the DAG folder of the repository and `MLP_PIPELINES__MODE=local`: the same DAG file as in the cluster.
+a recipes folder with the recipe and its DAG file, and `MLP_PIPELINES__MODE=local`: the same DAG file as in
+the cluster.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def airflow_env(platform: Settings, credentials: Credentials, tmp_path: Path) ->
         "PATH": f"{AIRFLOW.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "pipelines" / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(tmp_path / "recipes"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "MLP_PIPELINES__MODE": "local",
         "MLP_PIPELINES__RECIPES_DIR": str(tmp_path / "recipes"),
@@ -73,6 +74,7 @@ def test_dag_run_trains_and_logs_a_model(
     )
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / f"{name}.yaml").write_text(yaml.safe_dump(recipe))
+    (tmp_path / "recipes" / f"{name}.py").write_text((BASE_RECIPE.with_suffix(".py")).read_text())
 
     airflow(airflow_env, "db", "migrate", timeout=180)
     result = airflow(airflow_env, "dags", "test", name, timeout=360)

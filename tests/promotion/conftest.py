@@ -1,4 +1,4 @@
-"""Fixtures for promotion tests: the real tracking server, and an MLServer for the local target."""
+"""Fixtures for promotion tests: an MLServer for the local target (the tracking server is tests/conftest.py's)."""
 
 from __future__ import annotations
 
@@ -13,34 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from mlflow import MlflowClient
 from mlplatform.config import Settings
 
 from tests.conftest import free_ports
-from tests.promotion.helpers import MLSERVER_ENV, PROMOTER, Worker
-
-
-@pytest.fixture(scope="session")
-def tracking_uri(platform: Settings) -> str:
-    for env, command in (
-        (PROMOTER, "uv sync --project pipelines/promoter"),
-        (MLSERVER_ENV / "bin" / "mlserver", "uv sync --project platform/runtimes/mlserver"),
-    ):
-        if not env.exists():
-            pytest.fail(f"{env} is missing: run `{command}` (or `make setup`)")
-    return f"http://{platform.host}:{platform.mlflow.port}"
-
-
-@pytest.fixture(scope="session")
-def client(tracking_uri: str) -> MlflowClient:
-    return MlflowClient(tracking_uri=tracking_uri)
-
-
-@pytest.fixture(scope="session")
-def worker(tracking_uri: str, platform: Settings) -> Iterator[Worker]:
-    started = Worker(tracking_uri, platform.logs_dir / "promotion-test-worker.log")
-    yield started
-    started.close()
+from tests.promotion.helpers import MLSERVER_ENV
 
 
 @dataclass(frozen=True)

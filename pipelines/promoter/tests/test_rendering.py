@@ -7,16 +7,17 @@ from pathlib import Path
 import pytest
 from mlp_promoter import local, seldon
 from mlp_promoter.policy import Serving
+from mlp_promoter.targets import Rollout
 
-TARGET = seldon.SeldonTarget(namespace="models", secret_name="s3-secret", artifact_root="s3://mlflow")
+TARGET = seldon.SeldonOptions(namespace="models", secret_name="s3-secret", artifact_root="s3://mlflow")
 
 
 def test_canary_has_two_tempo_predictors_with_the_traffic_split() -> None:
     manifest = seldon.render(
         "Fraud_Detector",
         [
-            seldon.Predictor("3", "mlflow-artifacts:/1/models/m-a/artifacts", 90),
-            seldon.Predictor("4", "mlflow-artifacts:/1/models/m-b/artifacts", 10),
+            Rollout("3", "mlflow-artifacts:/1/models/m-a/artifacts", 90),
+            Rollout("4", "mlflow-artifacts:/1/models/m-b/artifacts", 10),
         ],
         TARGET,
     )
@@ -45,7 +46,7 @@ def test_artifact_locations_map_to_the_bucket() -> None:
 
 
 def test_local_model_settings_carry_batching_and_version(tmp_path: Path) -> None:
-    target = local.LocalTarget(tmp_path, "http://127.0.0.1:8090")
+    target = local.LocalOptions(tmp_path, "http://127.0.0.1:8090")
     planned = local.plan("fraud detector", "7", Serving(max_batch_size=16, max_batch_time=0.005), target)
     settings = planned["model_settings"]
     assert settings["name"] == "fraud-detector" and settings["implementation"] == "mlserver_mlflow.MLflowRuntime"

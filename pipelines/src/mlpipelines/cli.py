@@ -1,6 +1,7 @@
-"""`python -m mlpipelines.cli validate|show`: what `mlp recipes validate|show` runs in the pipelines env.
+"""`python -m mlpipelines.cli validate|dag-files|show|gate`: what `mlp recipes …` runs in the pipelines env.
 
 validate: every recipe's schema, its project found, its entry point and parameters matching the MLproject.
+dag-files: write the DAG file (`NAME.py`) of every recipe that lacks it.
 show NAME: the DAG the recipe becomes (tasks, order, pod specs or local commands), as YAML.
 gate NAME: run the recipe's data-quality gate now against the warehouse (MLP_PIPELINES__WAREHOUSE_DSN and
 WAREHOUSE_PASSWORD), printing its report.
@@ -16,7 +17,7 @@ from pathlib import Path
 from mlpipelines.quality import connect, inspect
 from mlpipelines.recipe import Recipe, RecipeError, load_recipe
 from mlpipelines.settings import PipelineSettings
-from mlpipelines.validate import validate_dir
+from mlpipelines.validate import validate_dir, write_dag_files
 
 
 def validate(settings: PipelineSettings) -> int:
@@ -75,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--recipes", type=Path, help="Recipes folder (default: pipelines/recipes).")
     parser.add_argument("--mode", choices=["kubernetes", "local"], help="Override MLP_PIPELINES__MODE.")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("validate", help="Check every recipe.")
+    commands.add_parser("validate", help="Check every recipe (and that it has its DAG file).")
+    commands.add_parser("dag-files", help="Write the DAG file (NAME.py) of every recipe that lacks it.")
     shown = commands.add_parser("show", help="Print the DAG a recipe becomes.")
     shown.add_argument("name")
     gated = commands.add_parser("gate", help="Run a recipe's data-quality gate now.")
@@ -89,6 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = PipelineSettings(**overrides)  # type: ignore[arg-type]
     if args.command == "validate":
         return validate(settings)
+    if args.command == "dag-files":
+        written = write_dag_files(settings.recipes_dir)
+        for path in written:
+            print(f"wrote {path}")
+        print(f"{len(written)} DAG file(s) written in {settings.recipes_dir}")
+        return 0
     if args.command == "gate":
         return gate(settings, args.name)
     return show(settings, args.name)

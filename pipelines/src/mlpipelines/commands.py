@@ -51,7 +51,7 @@ def train_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
 
 def promote_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
     command = str(settings.promoter) if settings.is_local else "mlp-promote"
-    return [
+    argv = [
         command,
         "--experiment",
         recipe.experiment_name,
@@ -61,6 +61,18 @@ def promote_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
         json.dumps(recipe.promotion.policy(), sort_keys=True, separators=(",", ":")),
         "--target",
         "local" if settings.is_local else "seldon",
+    ]
+    if settings.is_local:
+        return argv
+    # The promoter applies the SeldonDeployment where the chart granted it, with the chart's storage Secret.
+    return [
+        *argv,
+        "--namespace",
+        settings.models_namespace,
+        "--secret-name",
+        settings.model_storage_secret,
+        "--artifact-root",
+        settings.artifact_root,
     ]
 
 

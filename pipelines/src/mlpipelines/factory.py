@@ -1,5 +1,9 @@
 """The DAG factory: every recipe becomes a DAG `quality_gate >> train >> promote`, in either mode.
 
+Each recipe `NAME.yaml` has a DAG file of its own beside it, `NAME.py` (`recipe.DAG_FILE`), which calls
+`recipe_dags(__file__)`. Airflow's import errors are per file: an invalid recipe is an import error of its own
+DAG file that names the recipe and the field, and every other recipe's DAGs keep working.
+
 The mode comes from configuration (`MLP_PIPELINES__MODE`), never from editing DAGs: `kubernetes` runs train and
 promote as pods (KubernetesPodOperator), `local` as subprocesses of the worker. A recipe with a Prometheus
 signal also gets a small watcher DAG that emits the asset the training DAG listens to.
@@ -7,10 +11,10 @@ signal also gets a small watcher DAG that emits the asset the training DAG liste
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
@@ -19,10 +23,9 @@ from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, BaseOperator,
 from airflow.sdk.exceptions import AirflowSkipException
 
 from mlpipelines import commands, local, pods
-from mlpipelines.recipe import Recipe, RecipeError, load_recipe, recipe_files
+from mlpipelines.recipe import Recipe, load_recipe, recipe_beside
 from mlpipelines.settings import PipelineSettings
 
-log = logging.getLogger(__name__)
 START = datetime(2026, 1, 1)
 
 
@@ -91,6 +94,8 @@ def train_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
         env_from=pods.env_from(settings),
         container_resources=pods.resources(recipe),
         service_account_name=settings.service_account,
+        security_context=pods.POD_SECURITY,
+        container_security_context=pods.CONTAINER_SECURITY,
         labels=pods.labels(recipe, "train"),
         get_logs=True,
         on_finish_action="delete_succeeded_pod",
@@ -115,7 +120,9 @@ def promote_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
         env_vars=pods.env_vars(env, settings),
         env_from=pods.env_from(settings),
         container_resources=pods.PROMOTER_RESOURCES,
-        service_account_name=settings.service_account,
+        service_account_name=settings.promoter_service_account,
+        security_context=pods.POD_SECURITY,
+        container_security_context=pods.CONTAINER_SECURITY,
         labels=pods.labels(recipe, "promote"),
         get_logs=True,
         on_finish_action="delete_succeeded_pod",
@@ -137,7 +144,7 @@ def build_dag(recipe: Recipe, settings: PipelineSettings) -> DAG:
             "retry_delay": timedelta(minutes=2),
             "execution_timeout": timedelta(minutes=recipe.timeout_minutes),
         },
-        doc_md=f"Built from `pipelines/recipes/{recipe.name}.yaml` in {settings.mode} mode.",
+        doc_md=f"Built from recipe `{recipe.name}.yaml` in {settings.mode} mode.",
     ) as dag:
         quality_gate_task(recipe, settings) >> train_task(recipe, settings) >> promote_task(recipe, settings)
     return dag
@@ -167,17 +174,9 @@ def build_signal_dag(recipe: Recipe, settings: PipelineSettings) -> DAG | None:
     return dag
 
 
-def build_dags(settings: PipelineSettings | None = None) -> dict[str, DAG]:
-    """All DAGs of all recipes; a broken recipe is logged and left out (`mlp recipes validate` names it)."""
+def recipe_dags(dag_file: str | Path, settings: PipelineSettings | None = None) -> dict[str, DAG]:
+    """The DAGs of the recipe beside `dag_file`; an invalid recipe raises RecipeError (the file's import error)."""
+    recipe = load_recipe(recipe_beside(Path(dag_file)))
     settings = settings or PipelineSettings()
-    dags: dict[str, DAG] = {}
-    for path in recipe_files(settings.recipes_dir):
-        try:
-            recipe = load_recipe(path)
-        except RecipeError as exc:
-            log.error("recipe skipped: %s", exc)
-            continue
-        for dag in (build_dag(recipe, settings), build_signal_dag(recipe, settings)):
-            if dag is not None:
-                dags[dag.dag_id] = dag
-    return dags
+    dags = (build_dag(recipe, settings), build_signal_dag(recipe, settings))
+    return {dag.dag_id: dag for dag in dags if dag is not None}

@@ -33,3 +33,13 @@ PROMOTER_RESOURCES = k8s.V1ResourceRequirements(
 
 def labels(recipe: Recipe, step: str) -> dict[str, str]:
     return {"app.kubernetes.io/part-of": "mlplatform", "mlplatform/recipe": recipe.name, "mlplatform/step": step}
+
+
+# The pods run as their image's non-root user, under the `restricted` Pod Security Standard: no privilege
+# escalation, no capabilities, the runtime's default seccomp profile. Our images set a numeric USER.
+POD_SECURITY = k8s.V1PodSecurityContext(
+    run_as_non_root=True, seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault")
+)
+CONTAINER_SECURITY = k8s.V1SecurityContext(
+    allow_privilege_escalation=False, capabilities=k8s.V1Capabilities(drop=["ALL"])
+)

@@ -207,6 +207,30 @@ def describe_errors(error: ValidationError) -> str:
     return "\n".join(lines)
 
 
+# The DAG file of every recipe, `NAME.py` beside `NAME.yaml` (`mlp-recipes dag-files` writes missing ones).
+# The words "airflow" and "DAG" let Airflow's discovery (safe mode) pick it up.
+DAG_FILE = """\
+# The Airflow DAGs of the recipe beside this file (same name, .yaml), built by the mlpipelines DAG factory.
+# One DAG file per recipe: an invalid recipe is an import error of this file alone. Do not edit.
+from mlpipelines.factory import recipe_dags
+
+globals().update(recipe_dags(__file__))
+"""
+
+
+def recipe_beside(dag_file: Path) -> Path:
+    """`NAME.yaml` (or `.yml`) beside the DAG file `NAME.py`."""
+    for suffix in (".yaml", ".yml"):
+        candidate = dag_file.with_suffix(suffix)
+        if candidate.is_file():
+            return candidate
+    raise RecipeError(f"{dag_file}: no recipe {dag_file.stem}.yaml beside this DAG file; add it or delete the DAG file")
+
+
+def dag_file_of(recipe_path: Path) -> Path:
+    return recipe_path.with_suffix(".py")
+
+
 def recipe_files(directory: Path) -> list[Path]:
     return sorted([*directory.glob("*.yaml"), *directory.glob("*.yml")])
 

@@ -25,9 +25,12 @@ class PipelineSettings(BaseSettings):
     recipes_dir: Path = Field(default=REPO_ROOT / "pipelines" / "recipes", description="Where recipes are read.")
     repo_root: Path = Field(default=REPO_ROOT, description="Base of recipes' relative project paths.")
 
-    # -- Cluster mode ---------------------------------------------------------------------------------
+    # -- Cluster mode: the chart's names (its ConfigMap mlp-pipelines-settings sets each of them) -------------
     namespace: str = "mlp"
-    service_account: str = "mlp-pipelines"
+    service_account: str = Field(default="mlp-pipelines", description="ServiceAccount of the training pods.")
+    promoter_service_account: str = Field(
+        default="mlp-promoter", description="ServiceAccount of the promote pods: may apply SeldonDeployments."
+    )
     task_env_secret: str = Field(
         default="mlp-airflow-task-env",
         description="Secret with MLFLOW_TRACKING_URI, MLFLOW_S3_ENDPOINT_URL, AWS_* given to pods as env_from.",
@@ -37,18 +40,29 @@ class PipelineSettings(BaseSettings):
     image_project_root: str = Field(
         default="/workspace", description="Where images hold the repository, for recipes with a local `path`."
     )
-    promoter_image: str = "ghcr.io/mlplatform/mlp-promoter:0.1.0"
+    promoter_image: str = "ghcr.io/mlplatform/promoter:0.1.0"
     image_pull_policy: str = "IfNotPresent"
+    models_namespace: str = Field(default="mlp-models", description="Where the promoter applies SeldonDeployments.")
+    model_storage_secret: str = Field(
+        default="mlp-seldon-rclone", description="Secret in models_namespace: Seldon's S3 (rclone) settings."
+    )
+    artifact_root: str = Field(default="s3://mlflow", description="S3 location behind MLflow's artifact URIs.")
 
     # -- Both modes -----------------------------------------------------------------------------------
     warehouse_dsn: str = Field(
         default="host=mlp-pg-rw.mlp.svc port=5432 dbname=warehouse user=warehouse sslmode=require",
         description="libpq string without password: where tasks find the warehouse.",
     )
-    prometheus_url: str = "http://mlp-prometheus.mlp.svc:9090"
+    prometheus_url: str = Field(
+        default="http://mlp-monitoring-prometheus.mlp-system.svc:9090",
+        description="The Prometheus the recipes' retraining signals query.",
+    )
+    mlflow_tracking_uri: str = Field(
+        default="http://mlp-mlflow.mlp.svc:5000",
+        description="The tracking server: local steps get it as MLFLOW_TRACKING_URI (pods from the task Secret).",
+    )
 
     # -- Local mode -----------------------------------------------------------------------------------
-    mlflow_tracking_uri: str = Field(default="http://127.0.0.1:5000", description="Local mode only.")
     mlflow_s3_endpoint_url: str | None = Field(default=None, description="Local mode only; unset when proxied.")
     promoter: Path = Field(
         default=REPO_ROOT / "pipelines" / "promoter" / ".venv" / "bin" / "mlp-promote",

@@ -100,7 +100,7 @@ def logs(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []},
 )
 def recipes(ctx: typer.Context) -> None:
-    """Pipeline recipes: `validate`, `show NAME` (the DAG it becomes), `gate NAME` (data-quality check now)."""
+    """Pipeline recipes: `validate`, `dag-files`, `show NAME` (the DAG it becomes), `gate NAME` (data check now)."""
     settings = Settings()
     python = Toolchain(settings).python_env("pipelines") / "bin" / "python"
     # The pipelines' own settings for this machine's platform (warehouse, MLflow, Prometheus).

@@ -95,27 +95,20 @@ def run(argv: list[str]) -> dict[str, Any]:
     from mlflow import MlflowClient
 
     from mlp_promoter import promote
-    from mlp_promoter.local import LocalTarget
     from mlp_promoter.policy import load_policy
     from mlp_promoter.registry import Registry
-    from mlp_promoter.seldon import SeldonTarget
+    from mlp_promoter.targets import target_class
 
     policy = load_policy(args.policy) if command == "promote" else None
     os.environ["MLFLOW_TRACKING_URI"] = args.tracking_uri  # artifact downloads use it too
     registry = Registry(MlflowClient(tracking_uri=args.tracking_uri), args.model_name)
-    publisher = promote.Publisher(
-        target=args.target,
-        dry_run=args.dry_run,
-        output_dir=args.output_dir,
-        seldon=SeldonTarget(args.namespace, args.secret_name, args.artifact_root, args.replicas),
-        local=LocalTarget(args.model_repository, args.server_url.rstrip("/")),
-    )
+    target = target_class(args.target).from_cli(args)
     if command == "finalize":
-        return promote.finalize(registry, publisher)
+        return promote.finalize(registry, target)
     if command == "rollback":
-        return promote.rollback(registry, publisher, args.reason)
+        return promote.rollback(registry, target, args.reason)
     assert policy is not None
-    return promote.promote(registry, args.experiment, policy, publisher, args.model_artifact)
+    return promote.promote(registry, args.experiment, policy, target, args.model_artifact)
 
 
 def main(argv: list[str] | None = None) -> None:

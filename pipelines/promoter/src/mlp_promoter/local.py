@@ -11,6 +11,7 @@ version is the default before it is ready. A server that is down loads the folde
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import re
@@ -24,6 +25,7 @@ import mlflow.artifacts
 
 from mlp_promoter.errors import RolloutError
 from mlp_promoter.policy import Serving
+from mlp_promoter.targets import Rollout, Target
 
 SETTINGS = "model-settings.json"
 RETIRED = "model-settings.json.retired"
@@ -33,10 +35,31 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class LocalTarget:
+class LocalOptions:
     repository: Path
     server_url: str
     timeout: float = 300.0
+
+
+class LocalTarget(Target):
+    """The model server of the local platform: one version at a time, swapped without a gap (no canary)."""
+
+    name = "local"
+    canary = False
+
+    def __init__(self, options: LocalOptions, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+        self.options = options
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace) -> LocalTarget:
+        return cls(LocalOptions(args.model_repository, args.server_url.rstrip("/")), dry_run=args.dry_run)
+
+    def publish(self, model_name: str, rollouts: list[Rollout], serving: Serving) -> dict[str, Any]:
+        (rollout,) = rollouts
+        if self.dry_run:
+            return {"serving": plan(model_name, rollout.version, serving, self.options)}
+        return {"serving": serve(model_name, rollout.version, rollout.artifact_location, serving, self.options)}
 
 
 def served_name(model_name: str) -> str:
@@ -56,7 +79,7 @@ def model_settings(name: str, version: str, serving: Serving) -> dict[str, Any]:
     }
 
 
-def plan(model_name: str, version: str, serving: Serving, target: LocalTarget) -> dict[str, Any]:
+def plan(model_name: str, version: str, serving: Serving, target: LocalOptions) -> dict[str, Any]:
     """What a swap would write, for --dry-run."""
     name = served_name(model_name)
     return {
@@ -66,7 +89,7 @@ def plan(model_name: str, version: str, serving: Serving, target: LocalTarget) -
     }
 
 
-def serve(model_name: str, version: str, artifact_uri: str, serving: Serving, target: LocalTarget) -> dict[str, Any]:
+def serve(model_name: str, version: str, artifact_uri: str, serving: Serving, target: LocalOptions) -> dict[str, Any]:
     """Make `version` the one MLServer answers with, without a gap for callers."""
     name = served_name(model_name)
     home = target.repository / name
@@ -110,7 +133,7 @@ def _download(artifact_uri: str, folder: Path) -> None:
     staging.rename(folder)
 
 
-def _load(name: str, target: LocalTarget) -> bool:
+def _load(name: str, target: LocalOptions) -> bool:
     """True when the server loaded the model; False when no server runs (it loads at start)."""
     url = f"{target.server_url}/v2/repository/models/{name}/load"
     try:

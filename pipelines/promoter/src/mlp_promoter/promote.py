@@ -7,63 +7,27 @@ names a champion that is not being served; a rerun with nothing new writes nothi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion
 
-from mlp_promoter import local, seldon
 from mlp_promoter.decision import best_run, decide
 from mlp_promoter.errors import PromoterError, RolloutError
 from mlp_promoter.policy import Policy, Serving, parse_policy
 from mlp_promoter.registry import CHALLENGER, CHAMPION, Registry, now, tag
+from mlp_promoter.targets import Rollout, Target
 
 
-@dataclass(frozen=True)
-class Publisher:
-    """Where a rollout goes: `seldon` (cluster, files or stdout) or `local` (MLServer)."""
-
-    target: str
-    dry_run: bool = False
-    output_dir: Path | None = None
-    seldon: seldon.SeldonTarget = field(default_factory=seldon.SeldonTarget)
-    local: local.LocalTarget | None = None
-
-    def publish(
-        self, registry: Registry, predictors: list[tuple[ModelVersion, int]], serving: Serving
-    ) -> dict[str, Any]:
-        """Roll out `predictors` (version, traffic %); the first one is the stable champion."""
-        if self.target == "local":
-            return self._local(registry, predictors[-1][0], serving)
-        manifest = seldon.render(
-            registry.model_name,
-            [seldon.Predictor(str(v.version), registry.artifact_location(v), traffic) for v, traffic in predictors],
-            self.seldon,
-        )
-        if self.dry_run:
-            return {"manifests": [manifest]}
-        if self.output_dir:
-            return {"manifest_files": [str(seldon.write(manifest, self.output_dir))]}
-        try:
-            seldon.apply(manifest)
-        except Exception as exc:  # any client or API failure: the cluster did not take it
-            raise RolloutError(
-                f"applying SeldonDeployment {manifest['metadata']['name']} failed ({type(exc).__name__}: {exc}); "
-                "without a cluster use --dry-run or --output-dir"
-            ) from exc
-        return {"applied": f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"}
-
-    def _local(self, registry: Registry, version: ModelVersion, serving: Serving) -> dict[str, Any]:
-        assert self.local is not None
-        if self.dry_run:
-            return {"serving": local.plan(registry.model_name, str(version.version), serving, self.local)}
-        uri = registry.artifact_location(version)
-        return {"serving": local.serve(registry.model_name, str(version.version), uri, serving, self.local)}
+def publish(
+    registry: Registry, target: Target, versions: list[tuple[ModelVersion, int]], serving: Serving
+) -> dict[str, Any]:
+    """Serve `versions` (version, traffic %) through `target`; the first one is the stable champion."""
+    rollouts = [Rollout(str(v.version), registry.artifact_location(v), share) for v, share in versions]
+    return target.publish(registry.model_name, rollouts, serving)
 
 
 def promote(
-    registry: Registry, experiment: str, policy: Policy, publisher: Publisher, artifact: str | None = None
+    registry: Registry, experiment: str, policy: Policy, target: Target, artifact: str | None = None
 ) -> dict[str, Any]:
     experiment_id = registry.experiment_id(experiment)
     best, notes = best_run(registry.finished_runs(experiment_id), policy, experiment)
@@ -73,8 +37,8 @@ def promote(
         "run_id": best.run_id,
         "metric": policy.metric,
         "direction": policy.direction,
-        "target": publisher.target,
-        "dry_run": publisher.dry_run,
+        "target": target.name,
+        "dry_run": target.dry_run,
     }
     champion = registry.champion(policy.metric)
     result["champion_version"] = champion.version if champion else None
@@ -96,15 +60,16 @@ def promote(
     reasons = [*notes, *verdict.reasons]
     result |= {"candidate_value": verdict.candidate_value, "champion_value": verdict.champion_value}
     model = registry.logged_model(experiment_id, best.run_id, artifact)
-    if publisher.dry_run:
-        decision = "rejected" if not verdict.promote else _promotion_kind(policy, champion is not None, publisher)
+    if target.dry_run:
+        decision = "rejected" if not verdict.promote else _promotion_kind(policy, champion is not None, target)
         result |= {"decision": decision, "promoted": verdict.promote, "version": None, "reasons": reasons}
         if verdict.promote:
             # Not registered in a dry run: the manifest names the candidate by its logged model.
             placeholder = ModelVersion(
                 registry.model_name, "candidate", 0, source=f"models:/{model.model_id}", model_id=model.model_id
             )
-            result |= publisher.publish(registry, _predictors(registry, policy, champion, placeholder), policy.serving)
+            versions = _predictors(registry, policy, champion, placeholder, target)
+            result |= publish(registry, target, versions, policy.serving)
         return result
 
     version = existing or registry.register(model, best.run_id)
@@ -118,7 +83,7 @@ def promote(
         "min_margin": repr(policy.min_margin),
         "policy": policy.to_json(),
         "source_run_id": best.run_id,
-        "target": publisher.target,
+        "target": target.name,
         "reasons": reasons,
         "decided_at": now(),
     }
@@ -126,11 +91,12 @@ def promote(
         registry.write_tags(number, {**audit, "decision": "rejected"})
         return {**result, "decision": "rejected", "promoted": False, "version": number, "reasons": reasons}
 
-    kind = _promotion_kind(policy, champion is not None, publisher)
+    kind = _promotion_kind(policy, champion is not None, target)
     registry.write_tags(number, {**audit, "decision": "rolling_out"})
     registry.set_alias(CHALLENGER, number)
     try:
-        published = publisher.publish(registry, _predictors(registry, policy, champion, version), policy.serving)
+        versions = _predictors(registry, policy, champion, version, target)
+        published = publish(registry, target, versions, policy.serving)
     except Exception as exc:  # whatever failed, the registry must not claim a rollout
         registry.drop_alias(CHALLENGER)
         registry.write_tags(number, {"decision": "rollout_failed", "decided_at": now()})
@@ -148,14 +114,14 @@ def promote(
     return {**result, "decision": kind, "promoted": True, "version": number, "reasons": reasons, **published}
 
 
-def finalize(registry: Registry, publisher: Publisher) -> dict[str, Any]:
+def finalize(registry: Registry, target: Target) -> dict[str, Any]:
     """The canary takes all traffic and becomes the champion."""
     challenger = _challenger(registry)
     number = str(challenger.version)
     champion = registry.alias(CHAMPION)
     policy = _stored_policy(challenger)
-    published = publisher.publish(registry, [(challenger, 100)], policy.serving)
-    if not publisher.dry_run:
+    published = publish(registry, target, [(challenger, 100)], policy.serving)
+    if not target.dry_run:
         _crown(registry, number, str(champion.version) if champion else None)
         registry.write_tags(number, {"finalized_at": now()})
     return {
@@ -163,21 +129,21 @@ def finalize(registry: Registry, publisher: Publisher) -> dict[str, Any]:
         "decision": "finalized",
         "version": number,
         "previous_champion": str(champion.version) if champion else None,
-        "dry_run": publisher.dry_run,
+        "dry_run": target.dry_run,
         "reasons": [f"canary version {number} finalized: it takes all traffic and is the champion"],
         **published,
     }
 
 
-def rollback(registry: Registry, publisher: Publisher, reason: str) -> dict[str, Any]:
+def rollback(registry: Registry, target: Target, reason: str) -> dict[str, Any]:
     """The canary is withdrawn; the champion takes all traffic again and stays champion."""
     challenger = _challenger(registry)
     number = str(challenger.version)
     champion = registry.alias(CHAMPION)
     published: dict[str, Any] = {}
     if champion is not None:
-        published = publisher.publish(registry, [(champion, 100)], _stored_policy(champion).serving)
-    if not publisher.dry_run:
+        published = publish(registry, target, [(champion, 100)], _stored_policy(champion).serving)
+    if not target.dry_run:
         registry.drop_alias(CHALLENGER)
         registry.write_tags(number, {"decision": "rolled_back", "rolled_back_at": now(), "rollback_reason": reason})
     return {
@@ -185,7 +151,7 @@ def rollback(registry: Registry, publisher: Publisher, reason: str) -> dict[str,
         "decision": "rolled_back",
         "version": number,
         "champion_version": str(champion.version) if champion else None,
-        "dry_run": publisher.dry_run,
+        "dry_run": target.dry_run,
         "reasons": [f"canary version {number} rolled back: {reason}"],
         **published,
     }
@@ -229,15 +195,15 @@ def _unchanged_reason(
     return None
 
 
-def _promotion_kind(policy: Policy, has_champion: bool, publisher: Publisher) -> str:
-    canary = publisher.target == "seldon" and has_champion and policy.canary_traffic > 0
+def _promotion_kind(policy: Policy, has_champion: bool, target: Target) -> str:
+    canary = target.canary and has_champion and policy.canary_traffic > 0
     return "canary" if canary else "promoted"
 
 
 def _predictors(
-    registry: Registry, policy: Policy, champion: Any, version: ModelVersion
+    registry: Registry, policy: Policy, champion: Any, version: ModelVersion, target: Target
 ) -> list[tuple[ModelVersion, int]]:
-    if champion is None or policy.canary_traffic == 0:
+    if champion is None or policy.canary_traffic == 0 or not target.canary:
         return [(version, 100)]
     stable = registry.version(champion.version)
     return [(stable, 100 - policy.canary_traffic), (version, policy.canary_traffic)]

@@ -1,4 +1,4 @@
-"""SeldonDeployments for the champion, and for a canary beside it, rendered through Tempo.
+"""The `seldon` target: SeldonDeployments for the champion, and for a canary beside it, rendered through Tempo.
 
 Tempo 0.5.2 renders one predictor per SeldonDeployment (named `default`, no traffic field, protocol
 `kfserving`). A canary needs two predictors with a traffic split, so each predictor is rendered by
@@ -8,6 +8,7 @@ and setting `protocol: v2` (the name Seldon Core 1.17 uses for the V2 protocol).
 
 from __future__ import annotations
 
+import argparse
 import logging
 import re
 import urllib.parse
@@ -17,6 +18,10 @@ from typing import Any
 
 import yaml
 
+from mlp_promoter.errors import RolloutError
+from mlp_promoter.policy import Serving
+from mlp_promoter.targets import Rollout, Target
+
 API_VERSION = "machinelearning.seldon.io/v1"
 MANAGED_BY = "mlp-promoter"
 
@@ -24,18 +29,11 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SeldonTarget:
+class SeldonOptions:
     namespace: str = "mlp-models"
     secret_name: str = "mlp-seldon-rclone"
     artifact_root: str = "s3://mlflow"
     replicas: int = 1
-
-
-@dataclass(frozen=True)
-class Predictor:
-    version: str
-    artifact_location: str
-    traffic: int
 
 
 # Pod label telling the stable predictor from the canary (the chart's `monitoring.serving.predictorLabel`).
@@ -59,7 +57,7 @@ def s3_uri(artifact_location: str, artifact_root: str) -> str:
     raise ValueError(f"cannot map {artifact_location!r} to an S3 URI (expected mlflow-artifacts: or s3:)")
 
 
-def render(model_name: str, predictors: list[Predictor], target: SeldonTarget) -> dict[str, Any]:
+def render(model_name: str, predictors: list[Rollout], target: SeldonOptions) -> dict[str, Any]:
     """One SeldonDeployment serving `predictors` (one: all traffic; two: champion and canary)."""
     name = deployment_name(model_name)
     rendered = [
@@ -81,7 +79,7 @@ def render(model_name: str, predictors: list[Predictor], target: SeldonTarget) -
     return base
 
 
-def _tempo_manifest(name: str, predictor: Predictor, target: SeldonTarget) -> dict[str, Any]:
+def _tempo_manifest(name: str, predictor: Rollout, target: SeldonOptions) -> dict[str, Any]:
     from tempo import Model, ModelFramework
     from tempo.seldon.k8s import SeldonKubernetesRuntime
     from tempo.serve.metadata import KubernetesRuntimeOptions
@@ -102,7 +100,7 @@ def _tempo_manifest(name: str, predictor: Predictor, target: SeldonTarget) -> di
     return manifest
 
 
-def _tempo_predictor(name: str, predictor: Predictor, target: SeldonTarget, role: str) -> dict[str, Any]:
+def _tempo_predictor(name: str, predictor: Rollout, target: SeldonOptions, role: str) -> dict[str, Any]:
     """One predictor; its labels reach the pods, where the chart's model Service and PodMonitor select them."""
     (rendered,) = _tempo_manifest(name, predictor, target)["spec"]["predictors"]
     rendered["name"] = f"v{predictor.version}"
@@ -132,21 +130,67 @@ def write(manifest: dict[str, Any], output_dir: Path) -> Path:
 
 
 def apply(manifest: dict[str, Any]) -> None:
-    """Create or replace the SeldonDeployment in the current Kubernetes context (as Tempo deploys)."""
+    """Create or update the SeldonDeployment by server-side apply, as field manager `mlp-promoter`.
+
+    The credentials are Tempo's: the pod's ServiceAccount in a cluster (the chart grants `mlp-promoter` create
+    and patch on SeldonDeployments in the models namespace), else the current kubeconfig context. An apply
+    needs no resourceVersion, so the operator updating the object's status in between cannot make it fail.
+    """
     from kubernetes import client
-    from kubernetes.client.rest import ApiException
     from tempo.k8s.utils import create_k8s_client
 
     create_k8s_client()
-    api = client.CustomObjectsApi()
     group, version = API_VERSION.split("/")
     namespace, name = manifest["metadata"]["namespace"], manifest["metadata"]["name"]
-    try:
-        existing = api.get_namespaced_custom_object(group, version, namespace, "seldondeployments", name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        api.create_namespaced_custom_object(group, version, namespace, "seldondeployments", manifest)
-        return
-    manifest["metadata"]["resourceVersion"] = existing["metadata"]["resourceVersion"]
-    api.replace_namespaced_custom_object(group, version, namespace, "seldondeployments", name, manifest)
+    client.CustomObjectsApi().patch_namespaced_custom_object(
+        group,
+        version,
+        namespace,
+        "seldondeployments",
+        name,
+        manifest,
+        field_manager=MANAGED_BY,
+        force=True,
+        _content_type="application/apply-patch+yaml",
+    )
+
+
+class SeldonTarget(Target):
+    """One SeldonDeployment per registered model in the models namespace: applied (server-side), written to
+    `output_dir` (GitOps), or only shown (dry run)."""
+
+    name = "seldon"
+    canary = True
+
+    def __init__(self, options: SeldonOptions, output_dir: Path | None = None, *, dry_run: bool = False) -> None:
+        super().__init__(dry_run=dry_run)
+        self.options = options
+        self.output_dir = output_dir
+
+    @classmethod
+    def from_cli(cls, args: argparse.Namespace) -> SeldonTarget:
+        options = SeldonOptions(args.namespace, args.secret_name, args.artifact_root, args.replicas)
+        return cls(options, args.output_dir, dry_run=args.dry_run)
+
+    def publish(self, model_name: str, rollouts: list[Rollout], serving: Serving) -> dict[str, Any]:
+        manifest = render(model_name, rollouts, self.options)
+        if self.dry_run:
+            return {"manifests": [manifest]}
+        if self.output_dir:
+            return {"manifest_files": [str(write(manifest, self.output_dir))]}
+        where = f"{manifest['metadata']['namespace']}/{manifest['metadata']['name']}"
+        try:
+            apply(manifest)
+        except Exception as exc:  # any client or API failure: the cluster did not take it
+            status = getattr(exc, "status", None)
+            if status in {401, 403}:
+                raise RolloutError(
+                    f"the Kubernetes API refused to apply SeldonDeployment {where} (HTTP {status} "
+                    f"{getattr(exc, 'reason', '')}): run the promoter as a ServiceAccount allowed to create and "
+                    "patch seldondeployments there (the chart's airflowTasks.promoterServiceAccount, mlp-promoter)"
+                ) from exc
+            raise RolloutError(
+                f"applying SeldonDeployment {where} failed ({type(exc).__name__}: {exc}); "
+                "without a cluster use --dry-run or --output-dir"
+            ) from exc
+        return {"applied": where}

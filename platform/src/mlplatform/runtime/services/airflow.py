@@ -1,9 +1,10 @@
 """Airflow running the recipe DAGs in local mode: `airflow standalone` on the platform's PostgreSQL.
 
 One supervisord program (`airflow standalone`) runs the scheduler, DAG processor, API server and triggerer
-with the LocalExecutor; its metadata lives in the `airflow` database, its DAGs are `pipelines/dags`, and its
-tasks run `mlflow run` and the promoter as local subprocesses (`MLP_PIPELINES__MODE=local`). Passwords reach
-it only through `environment()`; the admin's is generated into the secrets folder like every other.
+with the LocalExecutor; its metadata lives in the `airflow` database, its DAG folder is `pipelines/recipes`
+(each recipe beside its DAG file, as in the cluster's recipes ConfigMap), and its tasks run `mlflow run` and
+the promoter as local subprocesses (`MLP_PIPELINES__MODE=local`). Passwords reach it only through
+`environment()`; the admin's is generated into the secrets folder like every other.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ class Airflow(Service):
             # standalone starts its components as `airflow …` from PATH: they must be this environment's.
             "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(self.data_dir),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PIPELINES / "dags"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(PIPELINES / "recipes"),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(a.parallelism),

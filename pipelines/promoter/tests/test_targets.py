@@ -1,0 +1,43 @@
+"""Targets are chosen by name behind one interface; what each does with a decision, without a cluster or server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlp_promoter.errors import PromoterError
+from mlp_promoter.local import LocalOptions, LocalTarget
+from mlp_promoter.policy import Serving
+from mlp_promoter.seldon import SeldonOptions, SeldonTarget
+from mlp_promoter.targets import Rollout, target_class
+
+SERVING = Serving(max_batch_size=8, max_batch_time=0.01)
+CHAMPION = Rollout("3", "mlflow-artifacts:/1/models/m-a/artifacts", 80)
+CANARY = Rollout("4", "mlflow-artifacts:/1/models/m-b/artifacts", 20)
+
+
+def test_targets_are_chosen_by_name() -> None:
+    assert target_class("seldon") is SeldonTarget and SeldonTarget.canary
+    assert target_class("local") is LocalTarget and not LocalTarget.canary
+    with pytest.raises(PromoterError, match="unknown target 'kserve': use one of local, seldon"):
+        target_class("kserve")
+
+
+def test_seldon_dry_run_shows_the_manifest_and_writes_nothing(tmp_path: Path) -> None:
+    target = SeldonTarget(SeldonOptions(), output_dir=tmp_path, dry_run=True)
+    (manifest,) = target.publish("fraud-detector", [CHAMPION, CANARY], SERVING)["manifests"]
+    assert [p["traffic"] for p in manifest["spec"]["predictors"]] == [80, 20]
+    assert not list(tmp_path.iterdir())
+
+
+def test_seldon_output_dir_gets_one_file_per_model(tmp_path: Path) -> None:
+    target = SeldonTarget(SeldonOptions(namespace="models"), output_dir=tmp_path)
+    (written,) = target.publish("fraud-detector", [CHAMPION], SERVING)["manifest_files"]
+    assert Path(written) == tmp_path / "fraud-detector.seldondeployment.yaml"
+
+
+def test_local_dry_run_plans_the_one_version_it_serves(tmp_path: Path) -> None:
+    target = LocalTarget(LocalOptions(tmp_path, "http://127.0.0.1:8090"), dry_run=True)
+    planned = target.publish("fraud-detector", [CANARY], SERVING)["serving"]
+    assert planned["model_settings"]["parameters"]["version"] == "4"
+    assert not list(tmp_path.iterdir())
