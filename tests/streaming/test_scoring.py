@@ -97,6 +97,9 @@ def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_awa
             uuid.UUID(record["request_id"])
         assert len({r["request_id"] for r in log.values}) >= len(amounts) // 4
         assert dead.values[0]["reason"] == "invalid_feature_vector"
+        # Latency by the version that answered: what compares a canary with its champion.
+        calls = {"processor": "scoring", "model": "fraud-test", "outcome": "ok"}
+        assert worker.metric("mlp_stream_model_call_seconds_count", **calls, version="v7")
 
         mlserver.stop()
         later = [(b"a", vector(f"v-{100 + i}", "acct-9", 500.0)) for i in range(12)]
@@ -119,6 +122,8 @@ def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_awa
         )
         assert worker.metric("mlp_stream_errors_total", processor="scoring", reason="circuit_open")
         assert worker.metric("mlp_stream_errors_total", processor="scoring", reason="model_unreachable")
+        unanswered = {"processor": "scoring", "version": "none", "outcome": "model_unreachable"}
+        assert worker.metric("mlp_stream_model_call_seconds_count", **unanswered)
         assert worker.alive, worker.log_tail()
     finally:
         predictions.close()

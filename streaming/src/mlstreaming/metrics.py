@@ -20,10 +20,12 @@ CONSUMER_LAG = Gauge(
     "Records between the last one read and the end of the partition.",
     ["processor", "topic", "partition"],
 )
+# `version` is the registered model version that answered (the V2 response's model_version; "none" when no
+# version answered), so a canary's latency compares with its champion's, locally as behind Seldon.
 MODEL_CALL_SECONDS = Histogram(
     "mlp_stream_model_call_seconds",
-    "Duration of one V2 inference request, by outcome.",
-    ["processor", "model", "outcome"],
+    "Duration of one V2 inference request, by answering model version and outcome.",
+    ["processor", "model", "version", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 BATCH_SIZE = Histogram(

@@ -13,6 +13,8 @@ from mlstreaming.scoring.breaker import CircuitOpen, ModelBreaker
 from mlstreaming.scoring.client import Inference, ModelCallError, V2Client
 
 REQUEST_NAMESPACE = uuid.UUID("4c1f7c52-4c54-4a8e-9a0e-2b1d5e1f3a77")
+# The model-call histogram's `version` when no version answered (the call failed before a response).
+NO_VERSION = "none"
 
 
 def request_id(vector_ids: Sequence[str]) -> str:
@@ -70,14 +72,16 @@ class Scorer:
 
     async def _timed(self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
         started = time.perf_counter()
-        outcome = "ok"
+        outcome, version = "ok", NO_VERSION
         try:
-            return await self.client.infer(rid, columns, rows)
+            inference = await self.client.infer(rid, columns, rows)
+            version = inference.model_version or NO_VERSION
+            return inference
         except ModelCallError as exc:
             outcome = exc.reason
             ERRORS.labels(self.processor, exc.reason).inc()
             raise
         finally:
-            MODEL_CALL_SECONDS.labels(self.processor, self.client.model_name, outcome).observe(
+            MODEL_CALL_SECONDS.labels(self.processor, self.client.model_name, version, outcome).observe(
                 time.perf_counter() - started
             )

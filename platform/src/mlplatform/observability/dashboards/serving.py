@@ -1,9 +1,10 @@
 """Model serving: request rate, latency percentiles, error ratio, canary vs champion (MLServer's own metrics).
 
 MLServer counts requests per model and version (`model_infer_request_*`); its REST latency histogram
-(`rest_server_request_duration_seconds`) has no model label, so per-model percentiles come from the scoring
-processor's client-side histogram (`mlp_stream_model_call_seconds`). In the cluster the serving PodMonitor adds
-the Seldon predictor as label `predictor`, so canary and champion compare side by side.
+(`rest_server_request_duration_seconds`) has no model label, so percentiles per model and version come from the
+scoring processor's client-side histogram (`mlp_stream_model_call_seconds`, labelled with the answering
+version). In the cluster the serving PodMonitor adds the Seldon predictor as label `predictor`, so canary and
+champion compare side by side.
 """
 
 from __future__ import annotations
@@ -73,9 +74,15 @@ def dashboard() -> db.Dashboard:
             threshold=0.5,
         ),
         graph(
-            "Model call latency p50 / p95 / p99 by model (scoring client)",
-            "Latency of one micro-batch inference as the scoring processor sees it, network included.",
-            _quantiles("mlp_stream_model_call_seconds_bucket", SEL, ", model", " {{model}}"),
+            "Model call latency p50 / p95 / p99 by model version (scoring client)",
+            "Latency of one micro-batch inference as the scoring processor sees it, network included, by the "
+            "version that answered: a canary's against its champion's.",
+            _quantiles(
+                "mlp_stream_model_call_seconds_bucket",
+                f'{SEL}, outcome="ok"',
+                ", model, version",
+                " {{model}} v{{version}}",
+            ),
             unit="s",
         ),
         graph(
