@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
+from mlp_policy import Policy, parse_policy
 from mlpipelines import cli
-from mlpipelines.recipe import RecipeError, load_recipe, load_recipes
+from mlpipelines.recipe import Recipe, RecipeError, load_recipe, load_recipes
 from mlpipelines.settings import REPO_ROOT
 from mlpipelines.validate import validate_dir
 
@@ -108,18 +108,11 @@ def test_cli_show_prints_tasks_in_order(capsys: pytest.CaptureFixture[str]) -> N
     assert cli.main(["--recipes", str(RECIPES), "show", "unknown"]) == 2
 
 
-PROMOTER_PYTHON = REPO_ROOT / "pipelines" / "promoter" / ".venv" / "bin" / "python"
-
-
-@pytest.mark.skipif(not PROMOTER_PYTHON.exists(), reason="the promoter's environment is not built")
-def test_policy_is_accepted_by_the_promoter() -> None:
-    """The contract with `mlp-promote --policy`: the promoter parses the recipe's policy unchanged."""
-    policy = load_recipe(RECIPES / "fraud-detection.yaml").promotion.policy()
-    code = "import json, sys; from mlp_promoter.policy import load_policy; print(load_policy(sys.argv[1]).to_json())"
-    result = subprocess.run(
-        [str(PROMOTER_PYTHON), "-c", code, json.dumps(policy)], capture_output=True, text=True, timeout=60, check=False
-    )
-    assert result.returncode == 0, result.stderr
-    parsed = json.loads(result.stdout)
-    assert parsed["direction"] == "max" and parsed["canary_traffic"] == 20
-    assert parsed["thresholds"] == policy["thresholds"]
+def test_the_promotion_section_is_the_promoters_own_policy_model() -> None:
+    """One model (mlp_policy) for the recipe's `promotion:` and `mlp-promote --policy`: what the recipe accepts is
+    what the promoter reads, spelled-out directions and bare-number bars included."""
+    recipe = load_recipe(RECIPES / "fraud-detection.yaml")
+    assert isinstance(recipe.promotion, Policy)
+    assert parse_policy(json.loads(recipe.promotion.to_json())) == recipe.promotion
+    spelled = {**BASE["promotion"], "direction": "maximize", "thresholds": {"roc_auc": 0.9}}
+    assert Recipe.model_validate({**BASE, "promotion": spelled}).promotion.direction == "max"

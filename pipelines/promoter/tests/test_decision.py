@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from mlp_policy import parse_policy
 from mlp_promoter.decision import Champion, RunSummary, best_run, decide
 from mlp_promoter.errors import PromoterError
-from mlp_promoter.policy import parse_policy
 
 ACC = parse_policy({"metric": "accuracy", "thresholds": {"accuracy": 0.8}, "min_margin": 0.01})
 RMSE = parse_policy({"metric": "rmse", "direction": "min", "thresholds": {"rmse": {"max": 1.0}}})
@@ -61,32 +61,3 @@ def test_decide_min_direction_and_threshold_on_other_metric() -> None:
     assert not slow.promote and "above the maximum 20" in slow.reasons[0]
     missing = decide(policy, run("r", rmse=0.1), None)
     assert not missing.promote and "latency_ms was not logged" in missing.reasons[0]
-
-
-@pytest.mark.parametrize(
-    ("policy", "message"),
-    [
-        ({}, "policy.metric"),
-        ({"metric": "a", "direction": "up"}, "direction"),
-        ({"metric": "a", "min_margin": -1}, "min_margin"),
-        ({"metric": "a", "canary_traffic": 100}, "canary_traffic"),
-        ({"metric": "a", "thresholds": {"b": 0.5}}, "bare number"),
-        ({"metric": "a", "thresholds": {"a": {"least": 1}}}, "{min: x}"),
-        ({"metric": "a", "typo": 1}, "unknown fields: typo"),
-        ({"metric": "a", "serving": {"max_batch_size": 0}}, "max_batch_size"),
-        ({"metric": "a", "max_batch_size": 4, "serving": {"max_batch_size": 4}}, "both"),
-    ],
-)
-def test_invalid_policies_are_rejected(policy: dict[str, object], message: str) -> None:
-    with pytest.raises(PromoterError, match=message.replace("{", r"\{").replace("}", r"\}")):
-        parse_policy(policy)
-
-
-def test_policy_round_trips_through_its_audit_form() -> None:
-    policy = parse_policy(
-        {"metric": "a", "thresholds": {"a": 0.5, "b": {"max": 2}}, "max_batch_size": 8, "max_batch_time": 0.01}
-    )
-    import json
-
-    assert parse_policy(json.loads(policy.to_json())) == policy
-    assert policy.serving.max_batch_size == 8

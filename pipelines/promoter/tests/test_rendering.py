@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mlp_policy import Serving
 from mlp_promoter import local, seldon
-from mlp_promoter.policy import Serving
 from mlp_promoter.targets import Rollout
 
 TARGET = seldon.SeldonOptions(namespace="models", secret_name="s3-secret", artifact_root="s3://mlflow")

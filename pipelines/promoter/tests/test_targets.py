@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from mlp_policy import Serving
 from mlp_promoter.errors import PromoterError
 from mlp_promoter.local import LocalOptions, LocalTarget
-from mlp_promoter.policy import Serving
 from mlp_promoter.seldon import SeldonOptions, SeldonTarget
 from mlp_promoter.targets import Rollout, target_class
 

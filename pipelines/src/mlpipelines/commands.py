@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from mlpipelines.recipe import Recipe, Scalar
@@ -58,7 +57,7 @@ def promote_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
         "--model-name",
         recipe.registered_model,
         "--policy",
-        json.dumps(recipe.promotion.policy(), sort_keys=True, separators=(",", ":")),
+        recipe.promotion.to_json(),
         "--target",
         "local" if settings.is_local else "seldon",
     ]

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from mlp_policy import Policy, PolicyError, parse_policy
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,50}[a-z0-9]$"
 QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
@@ -126,34 +127,18 @@ class Triggers(Strict):
         return PRESETS.get(self.schedule, self.schedule) if self.schedule else None
 
 
-class Bound(Strict):
-    min: float | None = None
-    max: float | None = None
+def _promotion(value: Any) -> Policy:
+    """The `promotion:` section, read by the promoter's own policy model (one model, mlp_policy)."""
+    if isinstance(value, Policy):
+        return value
+    try:
+        return parse_policy(value, where="promotion")
+    except PolicyError as exc:
+        raise ValueError(str(exc)) from None
 
 
-class Serving(Strict):
-    """Adaptive batching of the locally served model (MLServer); 1 and 0 turn it off."""
-
-    max_batch_size: int = Field(default=1, ge=1)
-    max_batch_time: float = Field(default=0.0, ge=0, description="Seconds to wait to fill a batch.")
-
-
-class Promotion(Strict):
-    """When a new model replaces the champion, and how it is rolled out: the promoter's policy."""
-
-    metric: str = Field(min_length=1)
-    direction: Literal["max", "min", "maximize", "minimize"] = "max"
-    thresholds: dict[str, Bound] = Field(default={}, description="Absolute bounds every candidate must meet.")
-    min_margin: float = Field(default=0.0, ge=0, description="How much better than the champion it must be.")
-    canary_traffic: int = Field(default=10, ge=0, lt=100, description="Percent of traffic the canary gets first.")
-    serving: Serving | None = None
-
-    def policy(self) -> dict[str, Any]:
-        """The JSON given to `mlp-promote --policy` (directions in the promoter's `max`/`min`)."""
-        policy = self.model_dump(mode="json", exclude_none=True)
-        policy["direction"] = self.direction[:3]
-        policy["thresholds"] = {name: bound.model_dump(exclude_none=True) for name, bound in self.thresholds.items()}
-        return policy
+# The promoter's policy: validated by mlp_policy.parse_policy, written back in its canonical form.
+Promotion = Annotated[Policy, PlainValidator(_promotion), PlainSerializer(lambda policy: policy.to_dict())]
 
 
 class Recipe(Strict):
@@ -203,7 +188,9 @@ def describe_errors(error: ValidationError) -> str:
     lines = []
     for item in error.errors():
         location = ".".join(str(part) for part in item["loc"]) or "(recipe)"
-        lines.append(f"  {location}: {item['msg']}")
+        message = item["msg"].removeprefix("Value error, ")
+        # A section checked as a whole (promotion) names the exact field itself: `promotion.direction ...`.
+        lines.append(f"  {message}" if message.startswith(f"{location}.") else f"  {location}: {message}")
     return "\n".join(lines)
 
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from mlp_policy import Policy
+
 from mlp_promoter.errors import PromoterError
-from mlp_promoter.policy import Policy
 
 # Float noise (0.1 + 0.2) must not decide between "beats by the margin" and "falls short".
 _EPSILON = 1e-9

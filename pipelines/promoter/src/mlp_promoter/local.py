@@ -22,9 +22,9 @@ from typing import Any
 
 import httpx
 import mlflow.artifacts
+from mlp_policy import Serving
 
 from mlp_promoter.errors import RolloutError
-from mlp_promoter.policy import Serving
 from mlp_promoter.targets import Rollout, Target
 
 SETTINGS = "model-settings.json"

@@ -10,10 +10,11 @@ import json
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion
+from mlp_policy import Policy, Serving
 
 from mlp_promoter.decision import best_run, decide
 from mlp_promoter.errors import PromoterError, RolloutError
-from mlp_promoter.policy import Policy, Serving, parse_policy
+from mlp_promoter.policy import checked
 from mlp_promoter.registry import CHALLENGER, CHAMPION, Registry, now, tag
 from mlp_promoter.targets import Rollout, Target
 
@@ -227,4 +228,4 @@ def _stored_policy(version: ModelVersion) -> Policy:
     text = version.tags.get(tag("policy"))
     if not text:
         return Policy(metric="unknown")
-    return parse_policy(json.loads(text))
+    return checked(json.loads(text))

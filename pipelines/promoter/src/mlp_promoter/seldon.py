@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlp_policy import Serving
 
 from mlp_promoter.errors import RolloutError
-from mlp_promoter.policy import Serving
 from mlp_promoter.targets import Rollout, Target
 
 API_VERSION = "machinelearning.seldon.io/v1"

@@ -13,8 +13,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from mlp_policy import Serving
+
 from mlp_promoter.errors import PromoterError
-from mlp_promoter.policy import Serving
 
 
 @dataclass(frozen=True)

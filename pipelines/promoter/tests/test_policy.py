@@ -1,0 +1,53 @@
+"""The one promotion policy model (mlp_policy): what it refuses, naming the field, and its round trip."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from mlp_policy import PolicyError, parse_policy
+from mlp_promoter.errors import PromoterError
+from mlp_promoter.policy import load_policy
+
+
+@pytest.mark.parametrize(
+    ("policy", "message"),
+    [
+        ({}, "policy.metric"),
+        ({"metric": "a", "direction": "up"}, "direction"),
+        ({"metric": "a", "min_margin": -1}, "min_margin"),
+        ({"metric": "a", "canary_traffic": 100}, "canary_traffic"),
+        ({"metric": "a", "thresholds": {"b": 0.5}}, "bare number"),
+        ({"metric": "a", "thresholds": {"a": {"least": 1}}}, "{min: x}"),
+        ({"metric": "a", "typo": 1}, "unknown fields: typo"),
+        ({"metric": "a", "serving": {"max_batch_size": 0}}, "max_batch_size"),
+        ({"metric": "a", "max_batch_size": 4, "serving": {"max_batch_size": 4}}, "both"),
+    ],
+)
+def test_invalid_policies_are_rejected(policy: dict[str, object], message: str) -> None:
+    with pytest.raises(PolicyError, match=message.replace("{", r"\{").replace("}", r"\}")):
+        parse_policy(policy)
+
+
+def test_policy_round_trips_through_its_audit_form() -> None:
+    policy = parse_policy(
+        {"metric": "a", "thresholds": {"a": 0.5, "b": {"max": 2}}, "max_batch_size": 8, "max_batch_time": 0.01}
+    )
+    assert parse_policy(json.loads(policy.to_json())) == policy
+    assert policy.serving.max_batch_size == 8
+
+
+def test_directions_may_be_spelled_out() -> None:
+    assert parse_policy({"metric": "a", "direction": "minimize"}).direction == "min"
+    assert parse_policy({"metric": "a", "direction": "maximize"}).direction == "max"
+
+
+def test_messages_name_the_section_they_come_from() -> None:
+    with pytest.raises(PolicyError, match=r"^promotion\.direction must be one of max, min, maximize, minimize"):
+        parse_policy({"metric": "a", "direction": "up"}, where="promotion")
+
+
+def test_the_command_line_turns_a_bad_policy_into_bad_input() -> None:
+    with pytest.raises(PromoterError, match=r"policy\.canary_traffic") as raised:
+        load_policy(json.dumps({"metric": "a", "canary_traffic": 100}))
+    assert raised.value.exit_code == 2
