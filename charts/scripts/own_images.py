@@ -76,23 +76,23 @@ class Instruction:
         return options, [str(word) for word in words]
 
 
-def instructions(text: str) -> list[Instruction]:
-    """A Dockerfile's instructions as Docker reads them (continuations joined; comments dropped)."""
-    parser = DockerfileParser(fileobj=io.BytesIO(text.encode()))
-    return [
-        Instruction(item["instruction"].upper(), item["value"].strip(), item["startline"] + 1)
-        for item in parser.structure
-        if item["instruction"] != "COMMENT"
-    ]
-
-
 @dataclass(frozen=True)
 class Dockerfile:
     path: Path
 
     @cached_property
+    def parsed(self) -> DockerfileParser:
+        """The file read once, as Docker reads it (continuations joined, stages, labels)."""
+        return DockerfileParser(fileobj=io.BytesIO(self.path.read_bytes()))
+
+    @cached_property
     def instructions(self) -> list[Instruction]:
-        return instructions(self.path.read_text())
+        """Its instructions in order, comments dropped."""
+        return [
+            Instruction(item["instruction"].upper(), item["value"].strip(), item["startline"] + 1)
+            for item in self.parsed.structure
+            if item["instruction"] != "COMMENT"
+        ]
 
     @property
     def context(self) -> Path:
@@ -107,7 +107,7 @@ class Dockerfile:
 
     def labels(self) -> dict[str, str]:
         """Labels of the image (final stage)."""
-        return dict(DockerfileParser(fileobj=io.BytesIO(self.path.read_bytes())).labels)
+        return dict(self.parsed.labels)
 
     @property
     def image(self) -> str | None:
@@ -176,10 +176,9 @@ def rendered_images(profiles: list[str]) -> tuple[set[str], set[str]]:
     """(every image both releases make a cluster pull, those of them an operator builds in the cluster)."""
     pulled: set[str] = set()
     built: set[str] = set()
-    for chart in ("mlplatform-prereqs", "mlplatform"):
-        for doc in render.documents(render.template(chart, profiles)):
-            pulled.update(render.images_in(doc))
-            built.update(render.built_in_cluster(doc))
+    for doc in render.release_documents(profiles):
+        pulled.update(render.images_in(doc))
+        built.update(render.built_in_cluster(doc))
     return pulled, built
 
 

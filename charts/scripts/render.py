@@ -334,13 +334,15 @@ def images_in(node: Any, key: str = "") -> Iterator[str]:
                 yield match.group(1)
 
 
+def release_documents(profiles: list[str]) -> Iterator[dict[str, Any]]:
+    """Every object both releases of these profiles render, the prerequisites' first."""
+    for chart in ("mlplatform-prereqs", "mlplatform"):
+        yield from documents(template(chart, profiles))
+
+
 def images(profiles: list[str]) -> list[str]:
     """Every image both releases of these profiles make a cluster pull (what `make vendor` lists)."""
-    found: set[str] = set()
-    for chart in ("mlplatform-prereqs", "mlplatform"):
-        for doc in documents(template(chart, profiles)):
-            found.update(images_in(doc))
-    return sorted(found)
+    return sorted({image for doc in release_documents(profiles) for image in images_in(doc)})
 
 
 def main() -> None:

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
@@ -22,16 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import render as chart_render  # the charts' own renderer: tests/conftest.py puts charts/scripts on the path
 import yaml
+
+from tests.conftest import missing_prerequisite
 
 REPO = Path(__file__).resolve().parents[2]
 CHARTS = REPO / "charts"
 VALUES = REPO / "values"
 UPSTREAM = REPO.parent / "shared" / "upstream"
-sys.path.insert(0, str(CHARTS / "scripts"))
-import render as chart_render  # noqa: E402 (the charts' own renderer, not a package)
-
-from tests.conftest import missing_prerequisite  # noqa: E402
 
 UMBRELLA, PREREQS = "mlplatform", "mlplatform-prereqs"
 PROFILES = ["dev", "prod", "airgapped", "prod+airgapped"]

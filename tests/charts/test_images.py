@@ -116,11 +116,7 @@ def dockerfile(name: str) -> own_images.Dockerfile:
 
 def connect_build_outputs(renderer, profile: str) -> set[str]:
     """What Strimzi builds and pushes in the cluster: KafkaConnect spec.build.output.image."""
-    return {
-        doc["spec"]["build"]["output"]["image"]
-        for doc in renderer.render(UMBRELLA, profile).of_kind("KafkaConnect")
-        if "build" in doc["spec"]
-    }
+    return {image for doc in renderer.render(UMBRELLA, profile).docs for image in chart_render.built_in_cluster(doc)}
 
 
 @pytest.fixture(scope="module")

@@ -25,8 +25,33 @@ from tests.charts.conftest import PREREQS, REPO, Rendered, chart_render, compone
 PIPELINES_PYTHON = REPO / "pipelines" / ".venv" / "bin" / "python"
 RECIPES = REPO / "pipelines" / "recipes"
 PREFIX = "MLP_PIPELINES__"
-# Settings that are not names of objects: how the pipelines run, and local-mode paths.
-NOT_NAMES = {"mode", "recipes_dir", "repo_root", "image_project_root", "image_pull_policy", "promoter", "python_env"}
+# Settings that are not names of objects: how the pipelines run, and local-mode paths and addresses.
+NOT_NAMES = {
+    "mode",
+    "recipes_dir",
+    "repo_root",
+    "image_project_root",
+    "image_pull_policy",
+    "promoter",
+    "python_env",
+    "mlflow_s3_endpoint_url",
+}
+# Settings naming objects, each checked against the render below (the promoter image in its own test).
+NAMES = {
+    "namespace",
+    "service_account",
+    "promoter_service_account",
+    "task_env_secret",
+    "warehouse_secret",
+    "warehouse_secret_key",
+    "models_namespace",
+    "model_storage_secret",
+    "warehouse_dsn",
+    "prometheus_url",
+    "mlflow_tracking_uri",
+    "artifact_root",
+    "promoter_image",
+}
 
 
 def pipeline_settings() -> dict[str, Any]:
@@ -97,6 +122,11 @@ def test_the_prefix_is_the_settings_prefix():
     assert pipeline_settings()["prefix"] == PREFIX
 
 
+def test_every_setting_is_checked_against_the_render_or_is_no_name():
+    """A new setting must join NAMES (and be checked below) or NOT_NAMES: none escapes the contract."""
+    assert set(pipeline_settings()["defaults"]) == NAMES | NOT_NAMES
+
+
 def test_every_variable_is_a_setting_the_pipelines_read(platform):
     variables = chart_variables(platform)
     assert f"{PREFIX}MODE" in variables, "Airflow gets the pipelines' settings"
@@ -122,7 +152,8 @@ def test_every_name_in_the_settings_is_rendered(platform, renderer, chart_values
     for account in (settings["service_account"], settings["promoter_service_account"]):
         find(platform, "ServiceAccount", account, namespace)
     task_env = find(platform, "Secret", settings["task_env_secret"], namespace)
-    assert settings["warehouse_secret_key"] in find(platform, "Secret", settings["warehouse_secret"], namespace)["data"]
+    warehouse = find(platform, "Secret", settings["warehouse_secret"], namespace)["data"]
+    assert settings["warehouse_secret_key"] in warehouse
     find(platform, "Namespace", settings["models_namespace"], "")
     find(platform, "Secret", settings["model_storage_secret"], settings["models_namespace"])
 
@@ -131,12 +162,7 @@ def test_every_name_in_the_settings_is_rendered(platform, renderer, chart_values
     assert dsn["host"] == f"{cluster['metadata']['name']}-rw.{namespace}.svc" and dsn["port"] == "5432"
     databases = {(d["spec"]["name"], d["spec"]["owner"]) for d in platform.of_kind("Database")}
     assert (dsn["dbname"], dsn["user"]) in databases
-    assert (
-        dsn["user"]
-        == base64.b64decode(
-            find(platform, "Secret", settings["warehouse_secret"], namespace)["data"]["username"]
-        ).decode()
-    )
+    assert dsn["user"] == base64.b64decode(warehouse["username"]).decode()
 
     prometheus = service_of(settings["prometheus_url"], prereqs)
     assert prometheus["spec"]["selector"].get("app.kubernetes.io/name") == "prometheus"
@@ -169,13 +195,17 @@ def test_recipes_configmap_is_the_repositorys_recipes_with_their_dag_files(platf
     assert any(name.endswith(".py") for name in expected) and any(name.endswith(".yaml") for name in expected)
 
 
+def dag_bundles(rendered: Rendered) -> dict[str, str]:
+    """Airflow's DAG bundles as its rendered airflow.cfg lists them: name -> path."""
+    config = next(d for d in rendered.of_kind("ConfigMap") if "airflow.cfg" in d.get("data", {}))
+    line = next(x for x in config["data"]["airflow.cfg"].splitlines() if x.startswith("dag_bundle_config_list"))
+    return {bundle["name"]: bundle["kwargs"]["path"] for bundle in json.loads(line.split("=", 1)[1])}
+
+
 def test_the_recipes_bundle_is_mounted_where_airflow_reads_it(platform):
     """dag-processor, scheduler, triggerer, API server and worker pods mount the recipes where the bundle is."""
     require_real_subcharts()
-    config = next(d for d in platform.of_kind("ConfigMap") if "airflow.cfg" in d.get("data", {}))
-    line = next(x for x in config["data"]["airflow.cfg"].splitlines() if x.startswith("dag_bundle_config_list"))
-    (bundle,) = json.loads(line.split("=", 1)[1])
-    path = bundle["kwargs"]["path"]
+    ((_, path),) = dag_bundles(platform).items()
     assert path == effective(platform)["recipes_dir"]
     containers = airflow_containers(platform)
     assert {c["name"] for c in containers} == DAG_CONTAINERS
@@ -219,14 +249,21 @@ print(json.dumps({"dags": sorted(bag.dag_ids), "errors": bag.import_errors,
 """
 
 
-def parse_as_airflow(folder: Path, settings: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+def in_pipelines_env(args: list[str], settings: dict[str, str], airflow_home: Path) -> str:
+    """Run the pipelines' Python as an Airflow container of the chart does: with the chart's MLP_PIPELINES__*
+    settings (none of this process's) and an Airflow home of its own. Returns its output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(PREFIX)}
-    env |= settings | {"AIRFLOW_HOME": str(tmp_path / "airflow-home"), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    env |= settings | {"AIRFLOW_HOME": str(airflow_home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
     result = subprocess.run(
-        [str(PIPELINES_PYTHON), "-c", PARSE, str(folder)], capture_output=True, text=True, env=env, check=False
+        [str(PIPELINES_PYTHON), *args], capture_output=True, text=True, env=env, timeout=180, check=False
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return dict(json.loads(result.stdout.strip().splitlines()[-1]))
+    return result.stdout
+
+
+def parse_as_airflow(folder: Path, settings: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    output = in_pipelines_env(["-c", PARSE, str(folder)], settings, tmp_path / "airflow-home")
+    return dict(json.loads(output.strip().splitlines()[-1]))
 
 
 def test_airflow_builds_every_recipes_dag_from_the_mounted_configmap(dev, tmp_path):
@@ -308,10 +345,10 @@ def test_a_teams_recipes_repository_is_a_second_bundle_synced_by_git_sync(render
     assert result.returncode == 0, result.stderr
     rendered = Rendered("mlplatform", "dev+team", list(chart_render.documents(result.stdout)), result.stdout)
 
-    config = next(d for d in rendered.of_kind("ConfigMap") if "airflow.cfg" in d.get("data", {}))
-    line = next(x for x in config["data"]["airflow.cfg"].splitlines() if x.startswith("dag_bundle_config_list"))
-    paths = {b["name"]: b["kwargs"]["path"] for b in json.loads(line.split("=", 1)[1])}
-    assert paths == {"recipes": "/opt/mlp/recipes", "team-recipes": f"/opt/airflow/dags/repo/{git_sync['subPath']}"}
+    assert dag_bundles(rendered) == {
+        "recipes": "/opt/mlp/recipes",
+        "team-recipes": f"/opt/airflow/dags/repo/{git_sync['subPath']}",
+    }
     processor = rendered.get("Deployment", "mlp-dag-processor")["spec"]["template"]["spec"]
     assert "git-sync" in {c["name"] for c in processor["containers"]}
     worker = rendered.airflow_pod_template()["spec"]

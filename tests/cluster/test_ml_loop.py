@@ -11,8 +11,6 @@ loop is accepted, references what exists, and that only the promoter may publish
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +21,7 @@ import yaml
 from mlflow import MlflowClient
 
 from tests.charts.conftest import require_real_subcharts
-from tests.charts.test_pipelines import PIPELINES_PYTHON, kubelet_view
+from tests.charts.test_pipelines import in_pipelines_env, kubelet_view
 from tests.cluster.conftest import LocalCluster
 from tests.cluster.test_install import make, objects, remove_platform, succeeded
 from tests.promotion.helpers import Worker, aliases, audit, promote_best, unique
@@ -76,20 +74,11 @@ def factory_pods(cluster: LocalCluster, folder: Path) -> list[dict[str, Any]]:
     settings = live(cluster, "configmap", "mlp-pipelines-settings", NAMESPACE)["data"]
     recipes = live(cluster, "configmap", "mlp-pipeline-recipes", NAMESPACE)["data"]
     kubelet_view(recipes, folder)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_PIPELINES__")}
-    env |= settings | {"MLP_PIPELINES__RECIPES_DIR": str(folder), "AIRFLOW_HOME": str(folder.parent / "airflow")}
+    settings |= {"MLP_PIPELINES__RECIPES_DIR": str(folder)}
     pods = []
     for name in sorted(key.removesuffix(".yaml") for key in recipes if key.endswith(".yaml")):
-        shown = subprocess.run(
-            [str(PIPELINES_PYTHON), "-m", "mlpipelines.cli", "show", name],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert shown.returncode == 0, shown.stderr[-3000:]
-        for dag in yaml.safe_load_all(shown.stdout):
+        shown = in_pipelines_env(["-m", "mlpipelines.cli", "show", name], settings, folder.parent / "airflow")
+        for dag in yaml.safe_load_all(shown):
             pods += [task["pod"] for task in dag["tasks"] if "pod" in task]
     return pods
 
