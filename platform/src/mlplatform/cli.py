@@ -2,51 +2,80 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from typer._click import Command, Context  # the click Typer vendors, whose group this extends
+from typer.core import TyperGroup
 
-from mlplatform.cluster.cli import app as cluster_app
 from mlplatform.config import Settings
-from mlplatform.connectors.cli import app as connectors_app
 from mlplatform.console import console, err_console
-from mlplatform.credentials import Credentials
-from mlplatform.demo import Demo
 from mlplatform.errors import PlatformError
-from mlplatform.runtime import services
-from mlplatform.runtime.local import LocalPlatform, show_log
-from mlplatform.tools import Installer, Toolchain
+
+if TYPE_CHECKING:
+    from mlplatform.runtime.local import LocalPlatform
+
+#: Command groups, each imported only when it runs (with its help, for `mlp --help`): the local platform's and the
+#: cluster's modules take seconds to import, which a no-op `mlp connectors apply` must not pay for.
+GROUPS = {
+    "connectors": "mlplatform.connectors.cli",
+    "cluster": "mlplatform.cluster.cli",
+    "kafka": "mlplatform.kafka_tools.cli",
+}
+
+
+class _Groups(TyperGroup):
+    def list_commands(self, ctx: Context) -> list[str]:
+        return [*super().list_commands(ctx), *GROUPS]
+
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
+        if cmd_name not in GROUPS:
+            return super().get_command(ctx, cmd_name)
+        command = typer.main.get_command(importlib.import_module(GROUPS[cmd_name]).app)
+        command.name = cmd_name
+        return command
+
 
 app = typer.Typer(
-    help="The ML platform on one machine: setup, up, down, status, logs; cluster: a local Kubernetes control plane.",
+    cls=_Groups,
+    help=(
+        "The ML platform on one machine: setup, up, down, status, logs; connectors: Kafka Connect as code; kafka: "
+        "Kafka's own tools; cluster: a local Kubernetes control plane."
+    ),
     no_args_is_help=True,
 )
-app.add_typer(connectors_app, name="connectors")
-app.add_typer(cluster_app, name="cluster")
 
 ServiceNames = Annotated[
     list[str] | None,
-    typer.Argument(help=f"Services to act on (default: all of {', '.join(services.NAMES)})."),
+    typer.Argument(help="Services to act on (default: all; `mlp status` lists them)."),
 ]
 
 
 def _platform() -> LocalPlatform:
+    from mlplatform.runtime.local import LocalPlatform
+
     return LocalPlatform(Settings())
 
 
 @app.command()
 def setup() -> None:
     """Install the tools and environments the platform needs (idempotent; cached)."""
+    from mlplatform.tools import Installer
+
     Installer(Settings()).install_all()
 
 
 @app.command()
 def up(names: ServiceNames = None) -> None:
     """Start the platform's services in dependency order, each waiting for readiness."""
+    from rich.table import Table
+
+    from mlplatform.credentials import Credentials
+
     platform = _platform()
     platform.up(names)
     table = Table(title="The platform is up")
@@ -73,6 +102,8 @@ def down() -> None:
 @app.command()
 def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False) -> None:
     """Each service's process state and readiness."""
+    from rich.table import Table
+
     rows = _platform().status()
     if as_json:
         typer.echo(json.dumps([row.as_dict() for row in rows], indent=2))
@@ -88,11 +119,14 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Machine-readabl
 
 @app.command()
 def logs(
-    name: Annotated[str, typer.Argument(help=f"One of {', '.join(services.NAMES)}, or supervisord.")],
+    name: Annotated[str, typer.Argument(help="A service (`mlp status` lists them), or supervisord.")],
     lines: Annotated[int, typer.Option("-n", "--lines", help="How many lines from the end.")] = 100,
     follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")] = False,
 ) -> None:
     """Show a service's log."""
+    from mlplatform.runtime import services
+    from mlplatform.runtime.local import show_log
+
     show_log(Settings().logs_dir, name, services.NAMES, "mlp up", lines, follow)
 
 
@@ -101,6 +135,9 @@ def logs(
 )
 def recipes(ctx: typer.Context) -> None:
     """Pipeline recipes: `validate`, `dag-files`, `show NAME` (the DAG it becomes), `gate NAME` (data check now)."""
+    from mlplatform.runtime import services
+    from mlplatform.tools import Toolchain
+
     settings = Settings()
     python = Toolchain(settings).python_env("pipelines") / "bin" / "python"
     # The pipelines' own settings for this machine's platform (warehouse, MLflow, Prometheus).
@@ -112,8 +149,9 @@ def recipes(ctx: typer.Context) -> None:
 @app.command()
 def demo() -> None:
     """The main job end to end: data in, features, pipeline (train, promote), serving, predictions."""
-    settings = Settings()
-    Demo(settings).run()
+    from mlplatform.demo import Demo
+
+    Demo(Settings()).run()
 
 
 def main() -> None:

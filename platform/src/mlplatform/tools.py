@@ -379,9 +379,11 @@ class Installer:
         uv = os.environ.get("UV") or shutil.which("uv")
         if not uv:
             raise ToolMissing("uv is not on PATH. Run `make setup`, which installs it.")
+        # Bytecode compiled at install: a service or task process started where Python may not write its
+        # cache (PYTHONDONTWRITEBYTECODE) would otherwise compile every module it imports, each time.
         self._run(
             f"env-{name}",
-            [uv, "sync", "--locked", "--project", str(project)],
+            [uv, "sync", "--locked", "--compile-bytecode", "--project", str(project)],
             f"Python environment for {name}",
         )
 

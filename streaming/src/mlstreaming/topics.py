@@ -13,6 +13,14 @@ import logging
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.conn import create_conn
 from aiokafka.errors import KafkaConnectionError, SaslAuthenticationFailed, TopicAlreadyExistsError
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_delay,
+    wait_fixed,
+)
 
 from mlstreaming.settings import ENV_PREFIX, StreamingSettings
 
@@ -44,37 +52,50 @@ async def check_credentials(settings: StreamingSettings) -> None:
 async def ensure_topics(settings: StreamingSettings, names: list[str], timeout: float = 60.0) -> None:
     """Create the missing topics among `names` (settings' partitions and replicas); existing ones are left as is."""
     await check_credentials(settings)
-    partitions, replication = settings.partitions, settings.replication_factor
     deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        admin = AIOKafkaAdminClient(
-            bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000, **settings.client_options()
-        )
-        try:
-            await admin.start()
-            existing = set(await admin.list_topics())
-            missing = [name for name in dict.fromkeys(names) if name not in existing]
-            if missing:
-                log.info("creating topics %s", missing)
-                with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
-                    await admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
-                await _until_listed(admin, missing, deadline)
-            return
-        except KafkaConnectionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(1.0)
-        finally:
-            await admin.close()
+    # The broker may still be starting: a refused connection is retried until the timeout, then raised.
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(KafkaConnectionError),
+        stop=stop_after_delay(timeout),
+        wait=wait_fixed(1.0),
+        reraise=True,
+    )
+    async for attempt in retrying:
+        with attempt:
+            await _create_missing(settings, names, deadline)
 
 
-async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], deadline: float) -> None:
+async def _create_missing(settings: StreamingSettings, names: list[str], deadline: float) -> None:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=settings.kafka_bootstrap, request_timeout_ms=10_000, **settings.client_options()
+    )
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [name for name in dict.fromkeys(names) if name not in existing]
+        if missing:
+            log.info("creating topics %s", missing)
+            partitions, replication = settings.partitions, settings.replication_factor
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker was first
+                await admin.create_topics([NewTopic(name, partitions, replication) for name in missing])
+            await _until_listed(admin, missing, deadline - asyncio.get_running_loop().time())
+    finally:
+        await admin.close()
+
+
+async def _until_listed(admin: AIOKafkaAdminClient, names: list[str], timeout: float) -> None:
     """Wait until the broker lists new topics, so the worker's first partition assignment includes them."""
-    loop = asyncio.get_running_loop()
-    while not set(names) <= set(await admin.list_topics()):
-        if loop.time() > deadline:
-            raise TimeoutError(f"topics {names} were created but are not listed by the broker")
-        await asyncio.sleep(0.2)
+
+    def expired(_: RetryCallState) -> None:
+        raise TimeoutError(f"topics {names} were created but are not listed by the broker")
+
+    retrying = AsyncRetrying(
+        retry=retry_if_result(lambda listed: not set(names) <= set(listed)),
+        stop=stop_after_delay(max(timeout, 0.0)),
+        wait=wait_fixed(0.2),
+        retry_error_callback=expired,
+    )
+    await retrying(admin.list_topics)
 
 
 def ensure_topics_sync(settings: StreamingSettings, names: list[str]) -> None:

@@ -7,7 +7,6 @@ version is (or is not) the champion.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -15,6 +14,7 @@ from mlflow import MlflowClient
 from mlflow.entities import LoggedModel, ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 
 from mlp_promoter.decision import Champion, RunSummary
 from mlp_promoter.errors import PromoterError
@@ -64,9 +64,10 @@ class Registry:
 
     def run_metric(self, run_id: str, metric: str) -> float | None:
         try:
-            return self.client.get_run(run_id).data.metrics.get(metric)
+            value = self.client.get_run(run_id).data.metrics.get(metric)
         except MlflowException:
             return None  # the champion's run was deleted: nothing to compare with
+        return float(value) if value is not None else None
 
     def logged_model(self, experiment_id: str, run_id: str, artifact: str | None) -> LoggedModel:
         """The model the run logged; `artifact` picks one by name when the run logged several."""
@@ -115,6 +116,13 @@ class Registry:
         versions = self.client.search_model_versions(f"name = '{self.model_name}' and run_id = '{run_id}'")
         return max(versions, key=lambda v: int(v.version)) if versions else None
 
+    def rolled_back_runs(self) -> set[str]:
+        """Runs whose registered versions were rolled back (by a person or the judge)."""
+        if not self.exists():
+            return set()
+        versions = self.client.search_model_versions(f"name = '{self.model_name}'")
+        return {str(v.run_id) for v in versions if v.run_id and v.tags.get(tag("decision")) == "rolled_back"}
+
     def version(self, number: str) -> ModelVersion:
         return self.client.get_model_version(self.model_name, number)
 
@@ -128,10 +136,16 @@ class Registry:
         version = self.client.create_model_version(
             self.model_name, source=f"models:/{model.model_id}", run_id=run_id, model_id=model.model_id
         )
-        deadline = time.monotonic() + 120
-        while version.status == "PENDING_REGISTRATION" and time.monotonic() < deadline:
-            time.sleep(0.5)
-            version = self.client.get_model_version(self.model_name, version.version)
+        if version.status == "PENDING_REGISTRATION":
+            retrying = Retrying(
+                retry=retry_if_result(lambda current: current.status == "PENDING_REGISTRATION"),
+                stop=stop_after_delay(120),
+                wait=wait_fixed(0.5),
+            )
+            try:
+                version = retrying(self.client.get_model_version, self.model_name, version.version)
+            except RetryError:
+                raise PromoterError(f"model version {version.version} is still being registered after 120s") from None
         if version.status != "READY":
             raise PromoterError(f"model version {version.version} did not become READY ({version.status})")
         return version

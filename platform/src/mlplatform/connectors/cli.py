@@ -93,7 +93,9 @@ def apply(
 ) -> None:
     """Create or update every connector in the folder (idempotent), then wait until they run."""
     client = _client(ctx)
-    changes = operations.plan(client, _validated(client, folder), prune)
+    definitions = load_definitions(folder)
+    with console.status(f"Checking {len(definitions)} definition(s) against Connect…"):
+        changes = operations.checked_plan(client, definitions, prune)
     if not as_json:
         _print_changes(changes)
     if dry_run:

@@ -72,13 +72,10 @@ class ConnectClient:
     def connectors(self) -> list[str]:
         return sorted(cast(list[str], self._request("GET", "/connectors")))
 
-    def config(self, name: str) -> dict[str, str] | None:
-        try:
-            return cast(dict[str, str], self._request("GET", f"/connectors/{name}/config"))
-        except ConnectError as error:
-            if error.status == 404:
-                return None
-            raise
+    def expanded(self) -> dict[str, dict[str, Any]]:
+        """Every connector's config (`info`) and state (`status`) in one request, by name."""
+        found = self._request("GET", "/connectors", params=[("expand", "info"), ("expand", "status")])
+        return cast(dict[str, dict[str, Any]], found)
 
     def status(self, name: str) -> dict[str, Any]:
         return cast(dict[str, Any], self._request("GET", f"/connectors/{name}/status"))

@@ -6,7 +6,6 @@ of one bad file.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from mlplatform.connectors.client import ConnectClient, ConnectError
 from mlplatform.connectors.definitions import SECRET_KEY, Located
 from mlplatform.errors import PlatformError
+from mlplatform.polling import poll
 
 
 @dataclass(frozen=True)
@@ -77,19 +77,32 @@ def validate(client: ConnectClient, definitions: Sequence[Located]) -> list[Fiel
 
 
 def plan(client: ConnectClient, definitions: Sequence[Located], prune: bool) -> list[Change]:
+    """What applying `definitions` changes, from one read of every connector's config."""
+    current = {name: entry["info"]["config"] for name, entry in client.expanded().items()}
     changes: list[Change] = []
-    wanted = {item.definition.name for item in definitions}
     for item in definitions:
-        desired = item.definition.connect_config()
-        current = client.config(item.definition.name)
-        if current is None:
-            changes.append(Change(item.definition.name, "create", _diff({}, desired), desired))
-        elif current != desired:
-            changes.append(Change(item.definition.name, "update", _diff(current, desired), desired))
+        name, desired = item.definition.name, item.definition.connect_config()
+        if name not in current:
+            changes.append(Change(name, "create", _diff({}, desired), desired))
+        elif current[name] != desired:
+            changes.append(Change(name, "update", _diff(current[name], desired), desired))
         else:
-            changes.append(Change(item.definition.name, "unchanged", [], desired))
+            changes.append(Change(name, "unchanged", [], desired))
     if prune:
-        changes += [Change(name, "delete") for name in client.connectors() if name not in wanted]
+        wanted = {item.definition.name for item in definitions}
+        changes += [Change(name, "delete") for name in sorted(current) if name not in wanted]
+    return changes
+
+
+def checked_plan(client: ConnectClient, definitions: Sequence[Located], prune: bool) -> list[Change]:
+    """The plan, once Connect has validated every definition it creates or updates (else nothing is applied).
+
+    An unchanged definition is what Connect already runs, so a no-op apply costs one read, not a validation
+    per connector.
+    """
+    changes = plan(client, definitions, prune)
+    changing = {change.name for change in changes if change.action in ("create", "update")}
+    require_valid(validate(client, [item for item in definitions if item.definition.name in changing]))
     return changes
 
 
@@ -108,32 +121,38 @@ def execute(client: ConnectClient, changes: Sequence[Change]) -> None:
 
 def wait_running(client: ConnectClient, names: Sequence[str], timeout: float) -> list[Outcome]:
     """Poll until every connector and task runs or one fails; failures carry their trace's first line."""
-    deadline = time.monotonic() + timeout
     pending = list(names)
     outcomes: dict[str, Outcome] = {}
-    while pending:
+
+    def settled() -> list[str]:
+        statuses = {name: entry["status"] for name, entry in client.expanded().items()}
         for name in list(pending):
-            outcome = outcome_of(client, name)
+            outcome = _outcome(name, statuses.get(name))
             if outcome.failed or (outcome.state == "RUNNING" and outcome.tasks and set(outcome.tasks) == {"RUNNING"}):
                 outcomes[name] = outcome
                 pending.remove(name)
-        if pending and time.monotonic() > deadline:
-            for name in pending:
-                last = outcome_of(client, name)
-                outcomes[name] = Outcome(name, last.state, last.tasks, f"not running after {timeout:.0f}s")
-            break
-        if pending:
-            time.sleep(0.5)
+        return pending
+
+    poll(settled, until=lambda left: not left, timeout=timeout, interval=0.5)
+    for name in pending:
+        last = outcome_of(client, name)
+        outcomes[name] = Outcome(name, last.state, last.tasks, f"not running after {timeout:.0f}s")
     return [outcomes[name] for name in names]
 
 
 def outcome_of(client: ConnectClient, name: str) -> Outcome:
     try:
-        status = client.status(name)
+        return _outcome(name, client.status(name))
     except ConnectError as missing:
         if missing.status != 404:
             raise
-        return Outcome(name, "UNASSIGNED", [])  # just created: no worker has reported it yet
+        return _outcome(name, None)
+
+
+def _outcome(name: str, status: dict[str, Any] | None) -> Outcome:
+    """A connector's state from its status; None while no worker has reported it (just created)."""
+    if status is None:
+        return Outcome(name, "UNASSIGNED", [])
     connector = status["connector"]
     tasks = status.get("tasks", [])
     traces = [connector.get("trace")] + [task.get("trace") for task in tasks if task.get("state") == "FAILED"]

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mlplatform.config import Settings, setting_env_name
 from mlplatform.console import console
 from mlplatform.errors import PlatformError, PortInUse, ServiceFailed
+from mlplatform.polling import poll
 from mlplatform.runtime import services
 from mlplatform.runtime.service import Service
 from mlplatform.runtime.supervisor import Supervisor
@@ -97,15 +98,29 @@ class LocalPlatform:
                     self.supervisor.start(service.name)
             deadline = started + self.settings.ready_timeout
             for service in group:
-                while not service.is_ready():
-                    state = self.supervisor.info(service.name)["statename"]
-                    if state in FAILED_STATES or time.monotonic() > deadline:
-                        raise ServiceFailed(self._failure(service, state))
-                    status.update(f"Waiting for {service.name} ({state.lower()}, {time.monotonic() - started:.0f}s)…")
-                    time.sleep(0.5)
+                self._wait_ready(service, deadline - time.monotonic(), status.update, started)
                 service.initialize()
                 verb = "already running" if service.name in running else f"ready in {time.monotonic() - started:.1f}s"
                 console.print(f"[green]✔[/] {service.name} {verb}")
+
+    def _wait_ready(self, service: Service, timeout: float, show: Callable[[str], None], started: float) -> None:
+        def state() -> str | None:
+            """None once ready, else supervisord's state for it; a failed state ends the wait at once."""
+            if service.is_ready():
+                return None
+            current = str(self.supervisor.info(service.name)["statename"])
+            if current in FAILED_STATES:
+                raise ServiceFailed(self._failure(service, current))
+            show(f"Waiting for {service.name} ({current.lower()}, {time.monotonic() - started:.0f}s)…")
+            return current
+
+        poll(
+            state,
+            until=lambda current: current is None,
+            timeout=timeout,
+            interval=0.5,
+            error=lambda current: ServiceFailed(self._failure(service, str(current))),
+        )
 
     def _failure(self, service: Service, state: str) -> str:
         tail = ""

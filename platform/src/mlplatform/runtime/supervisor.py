@@ -14,7 +14,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,6 +24,7 @@ from supervisor.xmlrpc import SupervisorTransport
 
 from mlplatform.config import Settings
 from mlplatform.errors import PlatformError
+from mlplatform.polling import poll
 from mlplatform.runtime.service import Service, write_if_changed
 
 #: Every process of one platform instance carries this variable, so leftovers can be found.
@@ -93,11 +93,12 @@ class Supervisor:
         )
         if result.returncode != 0:
             raise PlatformError(f"supervisord did not start: {result.stderr or result.stdout}")
-        deadline = time.monotonic() + 15
-        while not self.is_running():
-            if time.monotonic() > deadline:
-                raise PlatformError(f"supervisord did not answer on {self.socket}; see {self.logs_dir}")
-            time.sleep(0.1)
+        poll(
+            self.is_running,
+            timeout=15,
+            interval=0.1,
+            error=lambda _: PlatformError(f"supervisord did not answer on {self.socket}; see {self.logs_dir}"),
+        )
 
     def shutdown(self, timeout: float = 60.0) -> None:
         pid = self.pid()
