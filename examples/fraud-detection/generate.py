@@ -1,6 +1,7 @@
 """Reproducible, labelled demo transactions with a fraud pattern a model can learn.
 
-Usage: `python generate.py --rows 5000 --seed 42 [--end 2026-01-01T00:00:00+00:00] [--table public.transactions]`.
+Usage: `python generate.py --rows 5000 --seed 42 [--end 2026-01-01T00:00:00+00:00] [--span-seconds S] [--accounts N]
+[--table public.transactions]`.
 
 The pattern: fraud comes in bursts (several transactions on one account within a minute or two, mostly
 large amounts, after a small "card test"). Honest accounts buy small amounts spread over hours, with two
@@ -47,15 +48,22 @@ class Transaction:
     is_fraud: bool
 
 
-def transactions(rows: int, seed: int, end: datetime, span: float | None = None) -> list[Transaction]:
+def transactions(
+    rows: int, seed: int, end: datetime, span: float | None = None, accounts: int | None = None
+) -> list[Transaction]:
     """Exactly `rows` transactions in time order over `span` seconds (SECONDS_PER_ROW apart on average) up to
-    `end`; deterministic for a given seed, end and span."""
+    `end`, from `accounts` accounts (default: ROWS_PER_ACCOUNT rows each); deterministic for the same arguments.
+
+    Fewer accounts over a shorter span make each account busier, which the window features (count, sum per
+    account) see: a drift. Live rows keep training's per-account pace with about one account per row."""
     rng = random.Random(seed)
     span = span or rows * SECONDS_PER_ROW
     if span <= 300:
         raise SystemExit("--span-seconds must be over 300 (bursts last up to five minutes)")
+    if accounts is not None and accounts < 1:
+        raise SystemExit("--accounts must be positive")
     start = end - timedelta(seconds=span)
-    accounts = [f"acct-{index:05d}" for index in range(max(10, rows // ROWS_PER_ACCOUNT))]
+    names = [f"acct-{index:05d}" for index in range(accounts or max(10, rows // ROWS_PER_ACCOUNT))]
     events: list[tuple[float, Transaction]] = []
 
     def add(offset: float, account: str, amount: float, fraud: bool, categories: dict[str, list[str]]) -> None:
@@ -65,7 +73,7 @@ def transactions(rows: int, seed: int, end: datetime, span: float | None = None)
         events.append((offset, Transaction(account, merchant, category, round(amount, 2), when, fraud)))
 
     def burst(fraud: bool) -> int:
-        account, offset = rng.choice(accounts), rng.uniform(0, span - 300)
+        account, offset = rng.choice(names), rng.uniform(0, span - 300)
         size = rng.randint(3, 7) if fraud else rng.randint(2, 4)
         for position in range(size):
             if fraud:
@@ -82,9 +90,9 @@ def transactions(rows: int, seed: int, end: datetime, span: float | None = None)
     for _ in range(round(rows * 0.015)):
         burst(fraud=False)
     for _ in range(round(rows * 0.02)):  # honest one-off large purchases
-        add(rng.uniform(0, span), rng.choice(accounts), rng.lognormvariate(5.6, 0.4), False, HONEST)
+        add(rng.uniform(0, span), rng.choice(names), rng.lognormvariate(5.6, 0.4), False, HONEST)
     while len(events) < rows:
-        add(rng.uniform(0, span), rng.choice(accounts), rng.lognormvariate(3.4, 0.8), False, HONEST)
+        add(rng.uniform(0, span), rng.choice(names), rng.lognormvariate(3.4, 0.8), False, HONEST)
     events.sort(key=lambda item: (item[0], item[1].account_id))
     # Trimming at random keeps the exact row count without cutting the timeline's end.
     while len(events) > rows:
@@ -114,6 +122,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--table", default="public.transactions")
     parser.add_argument("--end", type=datetime.fromisoformat, default=None, help="Time of the last row (ISO).")
     parser.add_argument("--span-seconds", type=float, default=None, help="Time the rows cover (default: 30 s/row).")
+    parser.add_argument("--accounts", type=int, default=None, help="Accounts the rows come from (default: rows/40).")
     return parser.parse_args(argv)
 
 
@@ -121,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.rows <= 0:
         raise SystemExit("--rows must be positive")
-    generated = transactions(args.rows, args.seed, args.end or default_end(), args.span_seconds)
+    generated = transactions(args.rows, args.seed, args.end or default_end(), args.span_seconds, args.accounts)
     insert(generated, args.table)
     fraud = sum(row.is_fraud for row in generated)
     print(f"inserted {len(generated)} transactions ({fraud} fraudulent) into {args.table} with seed {args.seed}")

@@ -24,12 +24,17 @@ def test_dagbag_has_no_import_errors(mode: str, monkeypatch: pytest.MonkeyPatch)
         expected.add(recipe.name)
         if recipe.triggers.signal:
             expected.add(f"{recipe.name}-signal")
+        if recipe.triggers.drift:
+            expected.add(f"{recipe.name}-drift")
     assert expected and set(bag.dag_ids) == expected
     for recipe in load_recipes(RECIPES):
         dag = bag.dags[recipe.name]
-        assert [task.task_id for task in dag.topological_sort()] == ["quality_gate", "train", "promote"]
+        steps = ["debounce", "quality_gate", "train", "promote", "judge"]
+        assert [task.task_id for task in dag.topological_sort()] == steps
+        assert dag.get_task("quality_gate").upstream_task_ids == {"debounce"}
         assert dag.get_task("train").upstream_task_ids == {"quality_gate"}
         assert dag.get_task("promote").upstream_task_ids == {"train"}
+        assert dag.get_task("judge").upstream_task_ids == {"promote"}
         assert f"{mode}" in dag.tags
 
 

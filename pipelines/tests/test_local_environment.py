@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from mlpipelines.local import child_environment
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 from typing import Any
 
+import pytest
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.standard.operators.python import PythonOperator
+from airflow.utils.types import DagRunType
 from kubernetes.client import ApiClient
 from mlpipelines.factory import build_dag
 from mlpipelines.recipe import load_recipe
@@ -79,9 +82,38 @@ def test_promote_pod(cluster: PipelineSettings) -> None:
         "min_margin": 0.002,
         "canary_traffic": 20,
         "serving": {"max_batch_size": 32, "max_batch_time": 0.01},
+        "canary": {
+            "duration": 120.0,
+            "min_requests": 10,
+            "gates": {
+                "max_error_ratio": 0.02,
+                "max_latency_p99_ratio": 3.0,
+                "max_score_psi": 0.25,
+                "max_quality_drop": 0.1,
+                "min_labelled": 30,
+            },
+        },
     }
     assert container["envFrom"] == [{"secretRef": {"name": "mlp-airflow-task-env"}}]
     assert container["resources"]["limits"]
+
+
+def test_judge_pod(cluster: PipelineSettings) -> None:
+    """The judge runs as the promoter (its image and account), waits out the canary and reads the cluster's
+    Prometheus; its timeout leaves room for the window and one extension."""
+    dag = build_dag(RECIPE, cluster)
+    task = dag.get_task("judge")
+    assert task.upstream_task_ids == {"promote"}
+    assert task.execution_timeout.total_seconds() == 2 * 120 + 600
+    spec = pod(cluster, "judge")
+    (container,) = spec["spec"]["containers"]
+    assert container["image"] == cluster.promoter_image
+    assert spec["spec"]["serviceAccountName"] == "mlp-promoter"
+    command = container["command"] + container["args"]
+    assert command[:3] == ["mlp-promote", "judge", "--model-name"] and "--wait" in command
+    assert command[command.index("--prometheus-url") + 1] == cluster.prometheus_url
+    assert command[command.index("--target") + 1] == "seldon"
+    assert command[command.index("--namespace") + 1] == "mlp-models"
 
 
 def test_git_project_is_pinned_to_its_ref(cluster: PipelineSettings) -> None:
@@ -104,4 +136,33 @@ def test_local_mode_runs_the_same_steps_as_subprocesses(local: PipelineSettings)
     assert train.op_kwargs["env"]["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5999"
     promote_argv = promote.op_kwargs["argv"]
     assert promote_argv[0] == str(REPO_ROOT / "pipelines" / "promoter" / ".venv" / "bin" / "mlp-promote")
-    assert promote_argv[-2:] == ["--target", "local"]
+    assert promote_argv[promote_argv.index("--target") + 1] == "local"
+    judge = dag.get_task("judge")
+    assert isinstance(judge, PythonOperator)
+    assert judge.op_kwargs["argv"][:2] == [promote_argv[0], "judge"] and judge.op_kwargs["argv"][-2:] == [
+        "--target",
+        "local",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("run_type", "conf", "compare"),
+    [
+        (DagRunType.ASSET_TRIGGERED, {}, "live"),  # new data, or the signal or drift watcher
+        (DagRunType.MANUAL, {}, "offline"),
+        (DagRunType.SCHEDULED, None, "offline"),
+        (DagRunType.MANUAL, {"compare": "live"}, "live"),  # a manual run may ask for the canary
+    ],
+)
+def test_runs_started_by_an_asset_challenge_the_champion_live(
+    local: PipelineSettings, cluster: PipelineSettings, run_type: DagRunType, conf: Any, compare: str
+) -> None:
+    context: Any = {"dag_run": SimpleNamespace(run_type=run_type, conf=conf)}
+    promote = build_dag(RECIPE, local).get_task("promote")
+    assert isinstance(promote, PythonOperator)
+    argv = promote.render_template(promote.op_kwargs["argv"], context)
+    assert argv[argv.index("--compare") + 1] == compare
+    in_cluster = build_dag(RECIPE, cluster).get_task("promote")
+    assert isinstance(in_cluster, KubernetesPodOperator)
+    arguments = in_cluster.render_template(in_cluster.arguments, context)
+    assert arguments[arguments.index("--compare") + 1] == compare

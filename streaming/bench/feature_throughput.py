@@ -27,7 +27,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-
 from mlstreaming.settings import StreamingSettings
 from mlstreaming.topics import ensure_topics
 

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import pytest
 from helpers import BASE, envelope
-
 from mlstreaming.envelope import InvalidEvent, parse_transaction
 
 

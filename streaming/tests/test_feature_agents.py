@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from helpers import BASE, RecordingSink, envelope
-
 from mlstreaming.features.app import FeatureProcessor, build
 from mlstreaming.settings import StreamingSettings
 

@@ -10,14 +10,15 @@ from typing import Any
 import httpx
 import pytest
 from helpers import RecordingSink
-
 from mlstreaming.features.vector import MODEL_COLUMNS
 from mlstreaming.metrics import ERRORS
 from mlstreaming.scoring.app import build
 from mlstreaming.scoring.breaker import CircuitOpen
 from mlstreaming.scoring.client import ModelCallError, ModelRequestRejected, V2Client
+from mlstreaming.scoring.routing import Split, SplitSource, bucket
 from mlstreaming.scoring.scorer import Scorer, request_id
 from mlstreaming.settings import StreamingSettings
+from prometheus_client import REGISTRY
 
 
 class FakeV2Server:
@@ -85,7 +86,9 @@ async def test_a_response_for_another_request_is_rejected() -> None:
 
 
 async def test_a_model_not_served_yet_is_an_outage_not_a_rejected_request() -> None:
-    client = V2Client("http://model", "fraud", timeout=1.0, transport=httpx.MockTransport(lambda r: httpx.Response(404)))
+    client = V2Client(
+        "http://model", "fraud", timeout=1.0, transport=httpx.MockTransport(lambda r: httpx.Response(404))
+    )
     with pytest.raises(ModelCallError) as caught:
         await client.infer("req-1", MODEL_COLUMNS, rows(1.0))
     assert not isinstance(caught.value, ModelRequestRejected)
@@ -155,3 +158,57 @@ async def test_the_agent_scores_batches_logs_them_and_dead_letters_what_it_canno
 async def _until(condition: Callable[[], bool]) -> None:
     while not condition():
         await asyncio.sleep(0.02)
+
+
+def test_the_split_is_sticky_per_account_and_close_to_its_share() -> None:
+    split = Split(champion="3", canary="4", canary_traffic=20)
+    accounts = [f"acct-{i}" for i in range(5000)]
+    chosen = [split.version_for(a) for a in accounts]
+    assert chosen == [split.version_for(a) for a in accounts]  # the same account, the same version
+    assert 0.17 < chosen.count("4") / len(accounts) < 0.23
+    assert bucket("acct-1") == bucket("acct-1") and Split(champion="3").version_for("acct-1") == "3"
+    assert Split().version_for("acct-1") is None  # nothing known: the server's default version
+
+
+class VersionedServer(FakeV2Server):
+    """Answers on each version's URL; versions in `broken` answer 500."""
+
+    def __init__(self, broken: set[str]) -> None:
+        super().__init__()
+        self.broken = broken
+        self.paths: list[str] = []
+
+    def handler(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        version = request.url.path.split("/versions/")[1].split("/")[0] if "/versions/" in request.url.path else None
+        if version in self.broken:
+            return httpx.Response(500, text="model raised")
+        response = super().handler(request)
+        body = json.loads(response.content)
+        return httpx.Response(200, json={**body, "model_version": version or "default"})
+
+
+async def test_each_account_goes_to_its_version_and_a_failing_canary_falls_back_to_the_champion(
+    settings: StreamingSettings,
+) -> None:
+    settings.batch_size, settings.batch_timeout_seconds = 40, 0.05
+    sink, server = RecordingSink(), VersionedServer(broken={"4"})
+    processor = build(settings, sink=sink, scorer=scorer_for(server))
+    processor.split = SplitSource("http://mlflow.invalid", "fraud")
+    processor.split.split = Split(champion="3", canary="4", canary_traffic=50)
+    processor.split.read = True
+    accounts = [f"acct-{i}" for i in range(40)]
+    async with processor.score.test_context() as agent:
+        for i, account in enumerate(accounts):
+            raw = json.loads(vector(f"v{i}", 10.0 * i))
+            await agent.put(json.dumps({**raw, "account_id": account}).encode(), key=account.encode())
+        await asyncio.wait_for(_until(lambda: len(sink.values("prediction-log")) == 40), timeout=10)
+
+    canary_accounts = {a for a in accounts if bucket(a) < 50}
+    assert canary_accounts and len(canary_accounts) < 40
+    # The canary was asked once for its accounts (no retries), failed, and the champion scored them: none lost.
+    assert server.paths.count("/v2/models/fraud/versions/4/infer") >= 1
+    assert {p["model_version"] for p in sink.values("predictions")} == {"3"}
+    assert not sink.values("dead-letter")
+    labels = {"processor": "test", "model": "fraud", "version": "4", "outcome": "model_server_error"}
+    assert (REGISTRY.get_sample_value("mlp_stream_model_call_seconds_count", labels) or 0) >= 1

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from pydantic import ValidationError
-
 from mlstreaming.settings import StreamingSettings
+from pydantic import ValidationError
 
 
 def test_sasl_without_a_user_names_the_variables_to_set() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import configparser
 import json
 import shutil
 import tarfile
@@ -23,6 +24,14 @@ def test_kubernetes_executor_without_bundled_postgres(chart_values):
     assert airflow["postgresql"]["enabled"] is False
     # DAGs come from the recipes ConfigMap by default: no repository to name (tests/charts/test_pipelines.py).
     assert airflow["dags"]["gitSync"]["enabled"] is False
+
+
+def test_recipe_dags_and_their_watchers_run_unpaused(dev):
+    """Airflow pauses a new DAG by default: a paused drift watcher would never retrain anything."""
+    config = next(d for d in dev.of_kind("ConfigMap") if "airflow.cfg" in d.get("data", {}))
+    parsed = configparser.ConfigParser(interpolation=None)
+    parsed.read_string(config["data"]["airflow.cfg"])
+    assert parsed.get("core", "dags_are_paused_at_creation") == "False"
 
 
 def test_remote_logs_go_to_minio_through_the_task_secret(dev, chart_values):

@@ -94,6 +94,22 @@ def test_scoring_calls_the_models_stable_service_on_the_executor_port(platform, 
     assert value(scoring, "model_name") == "fraud-detector"
 
 
+def test_scoring_splits_by_the_registry_and_calls_each_version_at_its_predictor(platform, chart_values):
+    """The sticky champion/canary split reads MLflow's aliases; each version answers at the Service the promoter
+    names for its predictor (seldon.io/svc-name), in the models namespace, on the executor's port."""
+    (scoring,) = [d for d in processors(platform) if container(d)["command"] == ["mlp-scoring"]]
+    mlflow = platform.get("Service", "mlp-mlflow")
+    mlflow_ns, mlflow_port = mlflow["metadata"]["namespace"], mlflow["spec"]["ports"][0]["port"]
+    assert value(scoring, "mlflow_url") == f"http://mlp-mlflow.{mlflow_ns}.svc:{mlflow_port}"
+    namespace = chart_values["mlplatform"]["seldon"]["namespace"]
+    port = platform.get("Service", "model-fraud-detector")["spec"]["ports"][0]["port"]
+    template = value(scoring, "model_version_url")
+    url = template.format(model_url=value(scoring, "model_url"), model="fraud-detector", version="7")
+    # `<model>-v<version>`: the promoter's seldon.io/svc-name (pipelines/promoter/tests/test_rendering.py).
+    host = f"fraud-detector-v7.{namespace}.svc.cluster.local"
+    assert url == f"http://{host}:{port}/v2/models/fraud-detector/infer"
+
+
 def test_settings_override_chart_defaults(render):
     rendered = render("faust.settings.partitions=12", "faust.processors[0].settings.log_level=debug")
     features = next(d for d in processors(rendered) if container(d)["command"] == ["mlp-features"])

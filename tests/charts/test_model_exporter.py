@@ -56,6 +56,22 @@ def test_its_kafka_user_may_read_the_prediction_log_in_its_group(platform):
     assert any(a["resource"].get("type") == "group" and a["resource"]["name"] == group for a in acls)
 
 
+def test_it_reads_outcome_labels_from_the_change_topic_the_features_read(platform):
+    """The online quality join: `is_fraud` of the transactions the feature processor reads, joined by id."""
+    labels = flags(platform)["labels-topic"]
+    features = platform.get("Deployment", "mlp-faust-features")["spec"]["template"]["spec"]["containers"][0]
+    assert labels == {e["name"]: e.get("value") for e in features["env"]}["MLP_STREAMING__SOURCE_TOPIC"]
+    assert labels == ModelExporterSettings().labels_topic
+    env = {e["name"]: e for e in container(platform)["env"]}
+    acls = platform.get("KafkaUser", env["MLP_MODEL_EXPORTER__KAFKA_USERNAME"]["value"])["spec"]["authorization"][
+        "acls"
+    ]
+    assert any(
+        a["resource"] == {"type": "topic", "name": labels, "patternType": "literal"} and "Read" in a["operations"]
+        for a in acls
+    )
+
+
 def test_prometheus_scrapes_it_and_may_reach_it(platform):
     pod = platform.get("Deployment", NAME)["spec"]["template"]
     monitor = platform.get("PodMonitor", NAME)

@@ -110,7 +110,7 @@ def references(pod: dict[str, Any]) -> set[tuple[str, str]]:
 def test_train_and_promote_pods_are_accepted_as_the_airflow_worker(loop, cluster, tmp_path):
     pods = factory_pods(cluster, tmp_path / "recipes")
     steps = sorted(pod["metadata"]["labels"]["mlplatform/step"] for pod in pods)
-    assert steps == ["promote", "train"], steps
+    assert steps == ["judge", "promote", "train"], steps
     account = f"system:serviceaccount:{NAMESPACE}:{worker_account(cluster)}"
     for pod in pods:
         created = cluster.kubectl(

@@ -8,17 +8,19 @@ the real Prometheus and names every empty panel with its dashboard.
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from mlplatform.config import Settings
 from mlplatform.observability.panels import coverage, panel_queries
 
-from tests.conftest import run_mlp
-
 
 # The demo trains, promotes and streams: minutes on a busy machine, beyond pytest.ini's bound.
 @pytest.mark.timeout(1800)
-def test_every_panel_has_data_after_the_demo(platform: Settings, prometheus_url: str) -> None:
-    result = run_mlp("demo")
+def test_every_panel_has_data_after_the_demo(
+    platform: Settings, prometheus_url: str, demo: subprocess.CompletedProcess[str]
+) -> None:
+    result = demo
     assert "Panels with data" in result.stdout, result.stdout[-3000:]
     found = coverage(prometheus_url, panel_queries())
     assert {entry.dashboard for entry in found} >= {

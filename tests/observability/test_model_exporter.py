@@ -3,63 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 import random
-import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
 from mlflow import MlflowClient
 from mlplatform.config import Settings
 from mlplatform.observability.drift import reference_from_columns, to_document
-from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import free_ports
+from tests.observability.exporter import Exporter, Samples, change_event
 from tests.runtime.helpers import unique, wait_for
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
-
-class Exporter:
-    def __init__(self, settings: Settings, workdir: Path) -> None:
-        self.settings = settings
-        self.port = free_ports(1)[0]
-        self.topic = unique("prediction-log")
-        self.bootstrap = f"{settings.host}:{settings.kafka.port}"
-        self.mlflow_url = f"http://{settings.host}:{settings.mlflow.port}"
-        self.log = workdir / "exporter.log"
-        admin = KafkaAdminClient(bootstrap_servers=self.bootstrap)
-        admin.create_topics([NewTopic(self.topic, 1, 1)])
-        admin.close()
-        argv = [sys.executable, "-m", "mlplatform.observability.model_exporter", "--host", settings.host]
-        argv += ["--port", str(self.port), "--mlflow-url", self.mlflow_url, "--kafka-bootstrap", self.bootstrap]
-        argv += ["--topic", self.topic, "--group-id", unique("exporter"), "--refresh-seconds", "1"]
-        argv += ["--baseline-size", "5"]
-        with self.log.open("wb") as out:
-            self.process = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def samples(self) -> Samples:
-        assert self.process.poll() is None, f"exporter exited:\n{self.log.read_text()[-2000:]}"
-        try:
-            text = httpx.get(f"http://{self.settings.host}:{self.port}/metrics", timeout=5).text
-        except httpx.HTTPError:
-            return {}
-        return {
-            (s.name, frozenset(s.labels.items())): s.value
-            for family in text_string_to_metric_families(text)
-            for s in family.samples
-        }
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout=20)
 
 
 @pytest.fixture
@@ -193,3 +148,43 @@ def test_prediction_log_gives_distribution_and_drift(exporter: Exporter, tmp_pat
     ) in samples
     assert value(samples, "mlp_model_prediction_mean", model=model, version="unregistered") == pytest.approx(0.2)
     assert value(samples, "mlp_model_exporter_records_total", outcome="invalid") == 1
+
+
+def test_predictions_meet_their_outcome_labels(exporter: Exporter) -> None:
+    """Labels before or after the prediction of the same transaction: each pair counted once by outcome."""
+    model = unique("quality")
+    producer = KafkaProducer(bootstrap_servers=exporter.bootstrap, value_serializer=lambda v: json.dumps(v).encode())
+
+    def predict(transaction: int, score: float) -> None:
+        record = {"model_name": model, "model_version": "4", "prediction": score, "transaction_id": transaction}
+        producer.send(exporter.topic, {**record, "request_id": "r", "features": {"amount": 10.0}})
+
+    predict(1, 0.9)  # then labelled fraud: a true positive
+    producer.send(exporter.labels_topic, change_event(2, False))  # labelled first, then flagged: a false positive
+    predict(2, 0.8)
+    predict(3, [0.9, 0.1])  # probabilities: the positive class's is the last; then fraud: a false negative
+    producer.send(exporter.labels_topic, change_event(4, False))
+    predict(4, 0.2)  # a true negative
+    producer.send(exporter.labels_topic, change_event(5, None))  # no label yet: nothing to count
+    predict(5, 0.7)
+    producer.send(exporter.labels_topic, change_event(6, True))  # a label without a prediction: nothing either
+    producer.flush(timeout=30)
+    producer.send(exporter.labels_topic, change_event(1, True))
+    producer.send(exporter.labels_topic, change_event(3, True))
+    producer.flush(timeout=30)
+    producer.close()
+
+    def counted() -> Samples | None:
+        s = exporter.samples()
+        found = [value(s, "mlp_model_outcomes_total", model=model, outcome=kind) for kind in KINDS]
+        return s if all(v == 1 for v in found) else None
+
+    samples = wait_for(counted, 60, "every labelled prediction to be counted")
+    total = sum(
+        v for (name, labels), v in samples.items() if name == "mlp_model_outcomes_total" and ("model", model) in labels
+    )
+    assert total == 4
+    assert value(samples, "mlp_model_outcomes_total", model=model, version="4", outcome="true_positive") == 1
+
+
+KINDS = ("true_positive", "false_positive", "false_negative", "true_negative")

@@ -39,6 +39,8 @@ def test_the_issue_areas_have_alerts() -> None:
         "AirflowDagRunFailed",
         "ModelFeatureDriftHigh",
         "MLflowDown",
+        "ModelCanaryRolledBack",
+        "ModelRetrainingStuck",
     }
     assert wanted <= every, wanted - every
 

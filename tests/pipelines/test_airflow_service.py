@@ -1,17 +1,13 @@
-"""Airflow as a local service (once registered in runtime.services): healthy, logged into, and showing the DAGs."""
+"""Airflow as a local service: healthy, logged into, and showing the DAGs."""
 
 from __future__ import annotations
 
 import httpx
-import pytest
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
-from mlplatform.runtime import services
 from mlplatform.runtime.services.airflow import ADMIN_PASSWORD, Airflow
 
 from tests.runtime.helpers import wait_for
-
-pytestmark = pytest.mark.skipif("airflow" not in services.NAMES, reason="the airflow service is not registered yet")
 
 
 def test_airflow_lists_recipe_dags(platform: Settings, credentials: Credentials) -> None:

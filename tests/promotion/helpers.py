@@ -54,6 +54,14 @@ class Worker:
         run_ids: list[str] = self._call({"op": "train", "experiment": experiment, "runs": list(runs)})
         return run_ids
 
+    def train_online(
+        self, experiment: str, columns: list[str], metrics: dict[str, float], config: dict[str, Any]
+    ) -> str:
+        """Log one run whose model scores the stream's feature vectors and behaves online as `config` says."""
+        request = {"op": "train_online", "experiment": experiment, "columns": columns, "metrics": metrics}
+        run_id: str = self._call({**request, "config": config})
+        return run_id
+
     def predict(self, model_uri: str, rows: int = 16) -> dict[str, Any]:
         reference: dict[str, Any] = self._call({"op": "predict", "model_uri": model_uri, "rows": rows})
         return reference

@@ -98,11 +98,15 @@ def test_better_model_goes_canary_then_finalize_and_rollback(
     assert aliases(client, model) == {"champion": "2"}
     tags = audit(client, model, "3")
     assert tags["decision"] == "rolled_back" and tags["rollback_reason"] == "error rate up"
-    # A rolled-back version is not promoted again by a rerun.
-    assert run_promoter(tracking_uri, experiment, model, tmp_path)["decision"] == "unchanged"
+    # A rolled-back version is not promoted again by a rerun, and is no candidate for the runs after it.
+    again = run_promoter(tracking_uri, experiment, model, tmp_path)
+    assert again["decision"] == "unchanged" and again["run_id"] != tags["source_run_id"], again
+    assert "1 runs whose versions were rolled back are no candidates" in again["reasons"]
     assert aliases(client, model) == {"champion": "2"}
     nothing = promote(tracking_uri, "finalize", "--model-name", model, "--target", "seldon", "--dry-run")
     assert nothing.code == 2 and "no canary in progress" in nothing.stderr
+    worker.train(experiment, {"seed": 4, "metrics": {"accuracy": 0.92}})  # better than the champion, not run 3
+    assert run_promoter(tracking_uri, experiment, model, tmp_path)["decision"] == "canary"
 
 
 def test_worse_model_is_never_promoted(tracking_uri: str, worker: Worker, client: MlflowClient, tmp_path: Path) -> None:
@@ -124,6 +128,25 @@ def test_worse_model_is_never_promoted(tracking_uri: str, worker: Worker, client
     tags = audit(client, model, "2")
     assert tags["decision"] == "rejected" and tags["champion_value"] == "0.92"
     assert "worse than the champion" in tags["reasons"]
+
+
+def test_a_retraining_started_by_new_data_or_a_signal_challenges_the_champion_live(
+    tracking_uri: str, worker: Worker, client: MlflowClient, tmp_path: Path
+) -> None:
+    experiment, model = unique("live"), unique("live-model")
+    worker.train(experiment, {"seed": 1, "metrics": {"accuracy": 0.95}})
+    first = run_promoter(tracking_uri, experiment, model, tmp_path, "--compare", "live")
+    assert first["decision"] == "promoted" and "there is no champion yet" in first["reasons"]
+    (retrained,) = worker.train(experiment, {"seed": 2, "metrics": {"accuracy": 0.9}})
+    # Offline the champion's run is still the best: nothing to do.
+    assert run_promoter(tracking_uri, experiment, model, tmp_path)["decision"] == "unchanged"
+    # Live the newest run, trained on the current data, goes to canary for the judge, whatever its offline metric.
+    live = run_promoter(tracking_uri, experiment, model, tmp_path, "--compare", "live")
+    assert live["decision"] == "canary" and live["run_id"] == retrained and live["version"] == "2", live
+    assert aliases(client, model) == {"champion": "1", "challenger": "2"}
+    tags = audit(client, model, "2")
+    assert tags["comparison"] == "live" and tags["source_run_id"] == retrained
+    assert "challenges champion version 1 on live traffic" in tags["reasons"]
 
 
 def test_equal_within_margin_is_rejected_and_a_rerun_changes_nothing(

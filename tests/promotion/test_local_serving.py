@@ -13,7 +13,10 @@ from mlflow import MlflowClient
 from tests.promotion.conftest import ModelServer
 from tests.promotion.helpers import Worker, aliases, promote_best, unique
 
-POLICY = json.dumps({"metric": "accuracy", "serving": {"max_batch_size": 8, "max_batch_time": 0.01}})
+# No canary: this is the direct swap (canaries: test_canary_judge.py).
+POLICY = json.dumps(
+    {"metric": "accuracy", "canary_traffic": 0, "serving": {"max_batch_size": 8, "max_batch_time": 0.01}}
+)
 
 
 def v2_request(reference: dict[str, Any]) -> dict[str, Any]:

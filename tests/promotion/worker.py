@@ -12,6 +12,7 @@ import contextlib
 import json
 import sys
 import traceback
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -51,6 +52,22 @@ def train(request: dict[str, Any]) -> list[str]:
     return run_ids
 
 
+def train_online(request: dict[str, Any]) -> str:
+    """Log one run whose model is `online_model.py` (scoring features in), behaving as `config` says."""
+    mlflow.set_experiment(request["experiment"])
+    example = pd.DataFrame([[120.0] + [1.0] * (len(request["columns"]) - 1)], columns=request["columns"])
+    with mlflow.start_run() as active:
+        mlflow.log_metrics(request.get("metrics", {}))
+        mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(Path(__file__).with_name("online_model.py")),
+            model_config=request.get("config", {}),
+            input_example=example,
+            pip_requirements=["pandas", "numpy"],
+        )
+    return str(active.info.run_id)
+
+
 def predict(request: dict[str, Any]) -> dict[str, Any]:
     rows = frame(99, request.get("rows", 16))
     predictions = np.asarray(mlflow.pyfunc.load_model(request["model_uri"]).predict(rows)).ravel().tolist()
@@ -64,7 +81,7 @@ def main() -> None:
         request = json.loads(line)
         try:
             with contextlib.redirect_stdout(sys.stderr):  # MLflow prints run links
-                result: Any = {"train": train, "predict": predict}[request["op"]](request)
+                result: Any = {"train": train, "train_online": train_online, "predict": predict}[request["op"]](request)
             answers.write(json.dumps({"ok": result}) + "\n")
         except Exception:
             answers.write(json.dumps({"error": traceback.format_exc()}) + "\n")

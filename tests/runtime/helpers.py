@@ -72,6 +72,19 @@ def connector_running(connect_url: str, name: str) -> dict[str, Any] | None:
     return status if status["tasks"] and all(state == "RUNNING" for state in states) else None
 
 
+def wait_for_streaming_slot(credentials: Credentials, slot: str, timeout: float = 120) -> None:
+    """Wait until a Debezium task streams from its replication slot: a row committed before is never streamed
+    (a running task may still be creating the slot or taking its snapshot)."""
+    with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
+        wait_for(
+            lambda: conn.execute(
+                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", (slot,)
+            ).fetchone(),
+            timeout,
+            "Debezium to start streaming from its replication slot",
+        )
+
+
 def drop_connector(settings: Settings, credentials: Credentials, name: str) -> None:
     """Delete a Debezium connector and its replication slot and publication, so WAL is not retained."""
     httpx.delete(f"http://{settings.host}:{settings.connect.port}/connectors/{name}", timeout=10)

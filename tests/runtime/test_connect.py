@@ -7,7 +7,7 @@ import psycopg
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
 
-from tests.runtime.helpers import connector_running, consume, drop_connector, unique, wait_for
+from tests.runtime.helpers import connector_running, consume, drop_connector, unique, wait_for, wait_for_streaming_slot
 
 
 def connect_url(settings: Settings) -> str:
@@ -70,15 +70,8 @@ def test_debezium_captures_inserts_without_the_password_in_its_config(
             "table.include.list": f"public.{table}",
         },
     )
+    wait_for_streaming_slot(credentials, name)
     with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
-        # A running task may still be taking its snapshot; once its slot is active it streams changes.
-        wait_for(
-            lambda: conn.execute(
-                "SELECT 1 FROM pg_replication_slots WHERE slot_name = %s AND active", (name,)
-            ).fetchone(),
-            120,
-            "Debezium to start streaming from its replication slot",
-        )
         conn.execute(f"INSERT INTO {table} (account, amount) VALUES ('a-1', 12.50), ('a-2', 7.25)")
 
     events = consume(f"{platform.host}:{platform.kafka.port}", f"{prefix}.public.{table}", 2, timeout=120)

@@ -10,14 +10,14 @@ import yaml
 from mlplatform.config import Settings
 from mlplatform.credentials import Credentials
 
-from tests.runtime.helpers import connector_running, drop_connector, unique, wait_for
+from tests.runtime.helpers import connector_running, drop_connector, unique, wait_for, wait_for_streaming_slot
 from tests.streaming.helpers import ROOT, Streams, TopicReader
 
 CONNECTOR = ROOT / "connectors" / "transactions-cdc.yaml"
 WAREHOUSE_SQL = ROOT / "platform" / "runtimes" / "postgres" / "warehouse.sql"
 
 
-def register_transactions_cdc(settings: Settings, name: str, prefix: str) -> None:
+def register_transactions_cdc(settings: Settings, credentials: Credentials, name: str, prefix: str) -> None:
     """The project's connector definition, with this instance's database and unique names."""
     definition = yaml.safe_load(Path(CONNECTOR).read_text())
     config = {k: str(v) for k, v in definition["config"].items()}
@@ -31,12 +31,16 @@ def register_transactions_cdc(settings: Settings, name: str, prefix: str) -> Non
             "topic.prefix": prefix,
             "slot.name": name,
             "publication.name": f"pub_{name}",
+            # The warehouse is shared by the whole suite (the demo alone leaves tens of thousands of rows):
+            # this test is about rows inserted now, so it streams changes without a snapshot of the table.
+            "snapshot.mode": "no_data",
         }
     )
     url = f"http://{settings.host}:{settings.connect.port}"
     response = httpx.put(f"{url}/connectors/{name}/config", json=config, timeout=120)
     assert response.status_code in (200, 201), response.text
     wait_for(lambda: connector_running(url, name), 90, f"connector {name} to run")
+    wait_for_streaming_slot(credentials, name)
 
 
 def test_an_inserted_transaction_becomes_a_feature_vector(streams: Streams, credentials: Credentials) -> None:
@@ -45,7 +49,7 @@ def test_an_inserted_transaction_becomes_a_feature_vector(streams: Streams, cred
     streams.extra["MLP_STREAMING__SOURCE_TOPIC"] = f"{prefix}.public.transactions"
     with psycopg.connect(credentials.postgres_dsn("warehouse"), autocommit=True) as conn:
         conn.execute(WAREHOUSE_SQL.read_text())
-    register_transactions_cdc(settings, name, prefix)
+    register_transactions_cdc(settings, credentials, name, prefix)
     try:
         worker = streams.processor("features").start()
         account = unique("acct")

@@ -45,7 +45,12 @@ def run_and_account(
             dead.poll()
             return expected <= accounted_ids(features.values, dead.values)
 
-        wait_for(all_accounted, 300, "every input to be accounted for", interval=0.2)
+        try:
+            wait_for(all_accounted, 300, "every input to be accounted for", interval=0.2)
+        except AssertionError as exc:
+            missing = expected - accounted_ids(features.values, dead.values)
+            tails = "\n".join(f"--- {p.log_path.name}:\n{p.log_tail()}" for p in streams.processors)
+            raise AssertionError(f"{exc}: {len(missing)} of {len(expected)} inputs missing\n{tails}") from None
     finally:
         features.close()
         dead.close()

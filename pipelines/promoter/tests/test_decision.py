@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from mlp_policy import parse_policy
-from mlp_promoter.decision import Champion, RunSummary, best_run, decide
+from mlp_promoter.decision import Champion, RunSummary, best_run, decide, newest_run
 from mlp_promoter.errors import PromoterError
 
 ACC = parse_policy({"metric": "accuracy", "thresholds": {"accuracy": 0.8}, "min_margin": 0.01})
@@ -61,3 +61,18 @@ def test_decide_min_direction_and_threshold_on_other_metric() -> None:
     assert not slow.promote and "above the maximum 20" in slow.reasons[0]
     missing = decide(policy, run("r", rmse=0.1), None)
     assert not missing.promote and "latency_ms was not logged" in missing.reasons[0]
+
+
+def test_live_comparison_takes_the_newest_run_and_needs_only_the_thresholds() -> None:
+    runs = [run("old-best", 1, accuracy=0.99), run("retrained", 5, accuracy=0.85), run("unscored", 9)]
+    newest, notes = newest_run(runs, ACC, "exp")
+    assert newest.run_id == "retrained" and "trained on the current data" in notes[0]
+    # Worse than the champion offline, yet it challenges it live: the two metrics come from different data.
+    live = decide(ACC, newest, Champion("3", "old-best", 0.99), live=True)
+    assert live.promote and "challenges champion version 3 on live traffic" in live.reasons[-1]
+    assert not decide(ACC, newest, Champion("3", "old-best", 0.99)).promote
+    # The thresholds still hold, and without a champion there is nothing to challenge.
+    assert not decide(ACC, run("bad", accuracy=0.5), Champion("3", "x", 0.99), live=True).promote
+    assert "no champion yet" in " ".join(decide(ACC, newest, None, live=True).reasons)
+    with pytest.raises(PromoterError, match="logged the metric 'accuracy'"):
+        newest_run([run("a", loss=1.0)], ACC, "exp")

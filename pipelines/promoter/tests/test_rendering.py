@@ -45,10 +45,22 @@ def test_artifact_locations_map_to_the_bucket() -> None:
         seldon.s3_uri("file:///tmp/model", "s3://mlflow")
 
 
+def test_each_predictor_has_a_service_named_after_its_version() -> None:
+    """`<deployment>-v<version>`: the chart's scoring processor calls each version there (model_version_url)."""
+    manifest = seldon.render(
+        "fraud-detector",
+        [Rollout("3", "s3://mlflow/1/a", 80), Rollout("4", "s3://mlflow/1/b", 20)],
+        TARGET,
+    )
+    names = [p["annotations"]["seldon.io/svc-name"] for p in manifest["spec"]["predictors"]]
+    assert names == ["fraud-detector-v3", "fraud-detector-v4"]
+
+
 def test_local_model_settings_carry_batching_and_version(tmp_path: Path) -> None:
     target = local.LocalOptions(tmp_path, "http://127.0.0.1:8090")
-    planned = local.plan("fraud detector", "7", Serving(max_batch_size=16, max_batch_time=0.005), target)
-    settings = planned["model_settings"]
+    rollouts = [Rollout("7", "mlflow-artifacts:/1/models/m-a/artifacts", 100)]
+    planned = local.plan("fraud detector", rollouts, Serving(max_batch_size=16, max_batch_time=0.005), target)
+    settings = planned["model_settings"][str(tmp_path / "fraud-detector" / "7" / "model-settings.json")]
     assert settings["name"] == "fraud-detector" and settings["implementation"] == "mlserver_mlflow.MLflowRuntime"
     assert (settings["max_batch_size"], settings["max_batch_time"]) == (16, 0.005)
     assert settings["parameters"] == {"uri": "./model", "version": "7"}

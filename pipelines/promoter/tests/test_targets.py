@@ -18,7 +18,7 @@ CANARY = Rollout("4", "mlflow-artifacts:/1/models/m-b/artifacts", 20)
 
 def test_targets_are_chosen_by_name() -> None:
     assert target_class("seldon") is SeldonTarget and SeldonTarget.canary
-    assert target_class("local") is LocalTarget and not LocalTarget.canary
+    assert target_class("local") is LocalTarget and LocalTarget.canary
     with pytest.raises(PromoterError, match="unknown target 'kserve': use one of local, seldon"):
         target_class("kserve")
 
@@ -36,8 +36,13 @@ def test_seldon_output_dir_gets_one_file_per_model(tmp_path: Path) -> None:
     assert Path(written) == tmp_path / "fraud-detector.seldondeployment.yaml"
 
 
-def test_local_dry_run_plans_the_one_version_it_serves(tmp_path: Path) -> None:
+def test_local_dry_run_plans_both_versions(tmp_path: Path) -> None:
+    """A canary is served beside its champion, each version on its own URL."""
     target = LocalTarget(LocalOptions(tmp_path, "http://127.0.0.1:8090"), dry_run=True)
-    planned = target.publish("fraud-detector", [CANARY], SERVING)["serving"]
-    assert planned["model_settings"]["parameters"]["version"] == "4"
-    assert not list(tmp_path.iterdir())
+    planned = target.publish("fraud-detector", [CHAMPION, CANARY], SERVING)["serving"]
+    home = tmp_path / "fraud-detector"
+    settings = {Path(path).parent.name: s["parameters"] for path, s in planned["model_settings"].items()}
+    assert settings == {"3": {"uri": "./model", "version": "3"}, "4": {"uri": "./model", "version": "4"}}
+    assert [(v["version"], v["traffic"]) for v in planned["versions"]] == [("3", 80), ("4", 20)]
+    assert planned["versions"][1]["infer_url"] == "http://127.0.0.1:8090/v2/models/fraud-detector/versions/4/infer"
+    assert not home.exists()

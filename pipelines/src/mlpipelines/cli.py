@@ -11,6 +11,8 @@ Exit codes: 0 ok, 1 invalid recipe or failed gate, 2 usage (unknown recipe).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 from pathlib import Path
 
@@ -52,9 +54,12 @@ def show(settings: PipelineSettings, name: str) -> int:
     recipe = find_recipe(settings, name)
     if isinstance(recipe, int):
         return recipe
-    from mlpipelines.show import describe  # imports Airflow: only when needed
+    # Airflow (imported only when needed) logs to stdout when it first reads its configuration: stdout is the YAML's.
+    with contextlib.redirect_stdout(io.StringIO()):
+        from mlpipelines.show import describe
 
-    print(describe(recipe, settings), end="")
+        text = describe(recipe, settings)
+    print(text, end="")
     return 0
 
 

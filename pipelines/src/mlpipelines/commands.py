@@ -9,6 +9,13 @@ from mlpipelines.settings import PipelineSettings
 
 # `run_after`, not `ts_nodash`: runs triggered without a logical date (API, `mlp demo`) have no `ts_*`.
 RUN_NAME = "{{ dag.dag_id }}-{{ dag_run.run_after.strftime('%Y%m%dT%H%M%S') }}"
+# How the promoter compares the candidate with the champion (mlp_promoter.decision): a run started by new data
+# or a signal (an asset) challenges the champion live, as a canary; manual and scheduled runs compare offline.
+# A manual run may ask for either with `{"compare": "live"}` in its conf.
+COMPARE = (
+    "{{ (dag_run.conf or {}).get('compare') "
+    "or ('live' if 'asset' in (dag_run.run_type | string | lower) else 'offline') }}"
+)
 
 
 def parameter_value(value: Scalar) -> str:
@@ -60,12 +67,30 @@ def promote_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
         recipe.promotion.to_json(),
         "--target",
         "local" if settings.is_local else "seldon",
+        "--compare",
+        COMPARE,
     ]
-    if settings.is_local:
-        return argv
-    # The promoter applies the SeldonDeployment where the chart granted it, with the chart's storage Secret.
+    return [*argv, *_target_options(settings)]
+
+
+def judge_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
+    """`mlp-promote judge --wait`: ends the canary the promote step may have started (nothing to do otherwise)."""
+    command = str(settings.promoter) if settings.is_local else "mlp-promote"
+    argv = [command, "judge", "--model-name", recipe.registered_model, "--wait", "--prometheus-url"]
     return [
         *argv,
+        settings.prometheus_url,
+        "--target",
+        "local" if settings.is_local else "seldon",
+        *_target_options(settings),
+    ]
+
+
+def _target_options(settings: PipelineSettings) -> list[str]:
+    """In a cluster the promoter applies SeldonDeployments where the chart granted it, with its storage Secret."""
+    if settings.is_local:
+        return []
+    return [
         "--namespace",
         settings.models_namespace,
         "--secret-name",

@@ -1,4 +1,4 @@
-"""The DAG factory: every recipe becomes a DAG `quality_gate >> train >> promote`, in either mode.
+"""The DAG factory: every recipe becomes a DAG `debounce >> quality_gate >> train >> promote >> judge`, in either mode.
 
 Each recipe `NAME.yaml` has a DAG file of its own beside it, `NAME.py` (`recipe.DAG_FILE`), which calls
 `recipe_dags(__file__)`. Airflow's import errors are per file: an invalid recipe is an import error of its own
@@ -19,7 +19,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.standard.operators.python import PythonOperator
-from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable
+from airflow.sdk import DAG, Asset, AssetAny, AssetOrTimeSchedule, BaseOperator, CronTriggerTimetable, chain
 from airflow.sdk.exceptions import AirflowSkipException
 
 from mlpipelines import commands, local, pods
@@ -50,13 +50,29 @@ def schedule(recipe: Recipe) -> Any:
     """The cron schedule, new-data assets and the signal asset, combined: any of them starts a run."""
     triggers = recipe.triggers
     assets = [Asset(uri) for uri in triggers.assets]
-    if triggers.signal:
+    if triggers.signal or triggers.drift:
         assets.append(signal_asset(recipe))
     condition = AssetAny(*assets) if assets else None
     timetable = CronTriggerTimetable(triggers.cron, timezone="UTC") if triggers.cron else None
     if timetable and condition:
         return AssetOrTimeSchedule(timetable=timetable, assets=condition)
     return timetable or condition
+
+
+def debounce_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
+    return PythonOperator(
+        task_id="debounce",
+        python_callable=skippable(local.debounce),
+        op_kwargs={
+            "tracking_uri": settings.mlflow_tracking_uri,
+            "experiment": recipe.experiment_name,
+            "cooldown": recipe.triggers.cooldown,
+            "run_type": "{{ dag_run.run_type }}",
+        },
+        retries=1,
+        doc_md="Skips a run started by new data, a signal or drift while a training runs or within the recipe's "
+        "cooldown of the last one: a persisting drift starts one retraining, not a storm.",
+    )
 
 
 def quality_gate_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
@@ -103,15 +119,38 @@ def train_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
 
 
 def promote_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
-    argv = commands.promote_argv(recipe, settings)
+    return promoter_task("promote", commands.promote_argv(recipe, settings), recipe, settings)
+
+
+def judge_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
+    """Waits out the canary's window (and one extension) on live traffic, then finalizes or rolls it back."""
+    window = recipe.promotion.canary.duration
+    return promoter_task(
+        "judge",
+        commands.judge_argv(recipe, settings),
+        recipe,
+        settings,
+        execution_timeout=timedelta(seconds=2 * window) + timedelta(minutes=10),
+        doc_md="Judges the canary started by `promote` on its live traffic against the champion "
+        "(`promotion.canary` of the recipe); without a canary it has nothing to do.",
+    )
+
+
+def promoter_task(
+    task_id: str, argv: list[str], recipe: Recipe, settings: PipelineSettings, **options: Any
+) -> BaseOperator:
+    """A step of the promoter: a subprocess in local mode, a pod of the promoter's image and account in a cluster."""
     env = commands.plain_env(recipe, settings)
     if settings.is_local:
         return PythonOperator(
-            task_id="promote", python_callable=skippable(local.promote), op_kwargs={"argv": argv, "env": env}
+            task_id=task_id,
+            python_callable=skippable(local.promote),
+            op_kwargs={"argv": argv, "env": env},
+            **options,
         )
     return KubernetesPodOperator(
-        task_id="promote",
-        name=f"promote-{recipe.name}",
+        task_id=task_id,
+        name=f"{task_id}-{recipe.name}",
         namespace=settings.namespace,
         image=settings.promoter_image,
         image_pull_policy=settings.image_pull_policy,
@@ -123,9 +162,10 @@ def promote_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
         service_account_name=settings.promoter_service_account,
         security_context=pods.POD_SECURITY,
         container_security_context=pods.CONTAINER_SECURITY,
-        labels=pods.labels(recipe, "promote"),
+        labels=pods.labels(recipe, task_id),
         get_logs=True,
         on_finish_action="delete_succeeded_pod",
+        **options,
     )
 
 
@@ -146,7 +186,13 @@ def build_dag(recipe: Recipe, settings: PipelineSettings) -> DAG:
         },
         doc_md=f"Built from recipe `{recipe.name}.yaml` in {settings.mode} mode.",
     ) as dag:
-        quality_gate_task(recipe, settings) >> train_task(recipe, settings) >> promote_task(recipe, settings)
+        chain(
+            debounce_task(recipe, settings),
+            quality_gate_task(recipe, settings),
+            train_task(recipe, settings),
+            promote_task(recipe, settings),
+            judge_task(recipe, settings),
+        )
     return dag
 
 
@@ -155,19 +201,40 @@ def build_signal_dag(recipe: Recipe, settings: PipelineSettings) -> DAG | None:
     signal = recipe.triggers.signal
     if signal is None:
         return None
+    return _watcher_dag(recipe, settings, "signal", signal.query, signal.threshold, signal.check_every)
+
+
+def drift_query(model: str) -> str:
+    """The largest feature PSI of the version under `champion` (the model-metrics exporter's series)."""
+    return (
+        f'max(mlp_model_feature_drift_psi{{model="{model}"}} '
+        f'* on (model, version) group_left () mlp_model_alias_info{{model="{model}", alias="champion"}})'
+    )
+
+
+def build_drift_dag(recipe: Recipe, settings: PipelineSettings) -> DAG | None:
+    """Polls the champion's feature drift; above the recipe's max_psi it emits the signal asset."""
+    drift = recipe.triggers.drift
+    if drift is None:
+        return None
+    query = drift_query(recipe.registered_model)
+    return _watcher_dag(recipe, settings, "drift", query, drift.max_psi, drift.check_every)
+
+
+def _watcher_dag(recipe: Recipe, settings: PipelineSettings, kind: str, query: str, threshold: float, cron: str) -> DAG:
     with DAG(
-        dag_id=f"{recipe.name}-signal",
-        description=f"Retrain {recipe.name} when `{signal.query}` > {signal.threshold}",
-        schedule=CronTriggerTimetable(signal.check_every, timezone="UTC"),
+        dag_id=f"{recipe.name}-{kind}",
+        description=f"Retrain {recipe.name} when `{query}` > {threshold}",
+        schedule=CronTriggerTimetable(cron, timezone="UTC"),
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        tags=["mlp-signal", *recipe.tags],
+        tags=[f"mlp-{kind}", *recipe.tags],
     ) as dag:
         PythonOperator(
-            task_id="check_signal",
+            task_id=f"check_{kind}",
             python_callable=skippable(local.check_signal),
-            op_kwargs={"url": settings.prometheus_url, "query": signal.query, "threshold": signal.threshold},
+            op_kwargs={"url": settings.prometheus_url, "query": query, "threshold": threshold},
             outlets=[signal_asset(recipe)],
             retries=1,
         )
@@ -178,5 +245,5 @@ def recipe_dags(dag_file: str | Path, settings: PipelineSettings | None = None) 
     """The DAGs of the recipe beside `dag_file`; an invalid recipe raises RecipeError (the file's import error)."""
     recipe = load_recipe(recipe_beside(Path(dag_file)))
     settings = settings or PipelineSettings()
-    dags = (build_dag(recipe, settings), build_signal_dag(recipe, settings))
+    dags = (build_dag(recipe, settings), build_signal_dag(recipe, settings), build_drift_dag(recipe, settings))
     return {dag.dag_id: dag for dag in dags if dag is not None}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -45,7 +46,7 @@ class QualityReport:
 def connect(dsn: str) -> psycopg.Connection:
     """`dsn` holds no password; it comes from WAREHOUSE_PASSWORD when set."""
     password = os.environ.get(PASSWORD_VARIABLE)
-    extra = {"password": password} if password else {}
+    extra: dict[str, Any] = {"password": password} if password else {}
     return psycopg.connect(dsn, connect_timeout=10, **extra)
 
 

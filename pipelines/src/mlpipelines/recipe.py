@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from mlp_policy import Policy, PolicyError, parse_policy
+from mlp_policy import Policy, PolicyError, parse_duration, parse_policy
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, PlainValidator, ValidationError, model_validator
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,50}[a-z0-9]$"
@@ -105,16 +105,37 @@ class Signal(Strict):
     check_every: str = Field(default="*/15 * * * *", description="Cron of the watcher DAG.")
 
 
+class Drift(Strict):
+    """Retrain when the champion's features drift: the exporter's PSI of any feature above `max_psi`."""
+
+    max_psi: float = Field(default=0.2, gt=0, description="PSI of a feature's live values against training's.")
+    check_every: str = Field(default="*/15 * * * *", description="Cron of the drift watcher DAG.")
+
+
+def _duration(value: Any) -> float:
+    try:
+        return parse_duration(value, "cooldown")
+    except PolicyError as exc:
+        raise ValueError(str(exc).removeprefix("cooldown ")) from None
+
+
 class Triggers(Strict):
     schedule: str | None = Field(default=None, description="Cron expression or preset such as @daily.")
     assets: list[str] = Field(default=[], description="Asset URIs whose updates start a run (new data).")
     signal: Signal | None = None
+    drift: Drift | None = None
+    cooldown: Annotated[float, PlainValidator(_duration)] = Field(
+        default=3600.0,
+        description="Seconds (or 30m, 6h) after a training starts during which new data, signal and drift do "
+        "not start another; schedules and manual runs always do.",
+    )
 
     @model_validator(mode="after")
     def crons(self) -> Triggers:
         checked = [
             ("schedule", self.schedule),
             ("signal.check_every", self.signal.check_every if self.signal else None),
+            ("drift.check_every", self.drift.check_every if self.drift else None),
         ]
         for name, value in checked:
             if value and value not in PRESETS and len(value.split()) != CRON_FIELDS:

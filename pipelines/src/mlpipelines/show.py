@@ -5,14 +5,15 @@ from __future__ import annotations
 import contextlib
 import io
 import shlex
+from collections.abc import Iterator
 from typing import Any
 
 import yaml
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, TaskGroup
 from kubernetes.client import ApiClient
 
-from mlpipelines.factory import build_dag, build_signal_dag, signal_asset
+from mlpipelines.factory import build_dag, build_drift_dag, build_signal_dag, signal_asset
 from mlpipelines.recipe import Recipe
 from mlpipelines.settings import PipelineSettings
 
@@ -50,8 +51,9 @@ def schedule_summary(recipe: Recipe) -> list[str]:
     if triggers.cron:
         starts.append(f"cron {triggers.cron!r} (UTC)")
     starts += [f"asset updated: {uri}" for uri in triggers.assets]
-    if triggers.signal:
-        starts.append(f"asset updated: {signal_asset(recipe).uri} (by DAG {recipe.name}-signal)")
+    watchers = [f"{recipe.name}-{kind}" for kind in ("signal", "drift") if getattr(triggers, kind)]
+    if watchers:
+        starts.append(f"asset updated: {signal_asset(recipe).uri} (by DAG {' or '.join(watchers)})")
     return starts or ["manual only"]
 
 
@@ -60,14 +62,30 @@ def describe_dag(dag: DAG, schedule: list[str]) -> dict[str, Any]:
         "dag": dag.dag_id,
         "schedule": schedule,
         "description": dag.description,
-        "tasks": [describe_task(task) for task in dag.topological_sort()],
+        "tasks": [describe_task(task) for task in tasks_in_order(dag.task_group)],
     }
 
 
+def tasks_in_order(group: TaskGroup) -> Iterator[Any]:
+    """The tasks after their upstream ones, task groups flattened (what the deprecated DAG.topological_sort does)."""
+    for node in group.topological_sort():
+        if isinstance(node, TaskGroup):
+            yield from tasks_in_order(node)
+        else:
+            yield node
+
+
 def describe(recipe: Recipe, settings: PipelineSettings) -> str:
-    documents = [{"mode": settings.mode, **describe_dag(build_dag(recipe, settings), schedule_summary(recipe))}]
-    watcher = build_signal_dag(recipe, settings)
-    if watcher is not None and recipe.triggers.signal is not None:
-        signal = recipe.triggers.signal
-        documents.append({"mode": settings.mode, **describe_dag(watcher, [f"cron {signal.check_every!r} (UTC)"])})
+    dags = [
+        (build_dag(recipe, settings), schedule_summary(recipe)),
+        *(
+            (dag, [f"cron {cron!r} (UTC)"])
+            for dag, cron in (
+                (build_signal_dag(recipe, settings), recipe.triggers.signal and recipe.triggers.signal.check_every),
+                (build_drift_dag(recipe, settings), recipe.triggers.drift and recipe.triggers.drift.check_every),
+            )
+            if dag is not None
+        ),
+    ]
+    documents = [{"mode": settings.mode, **describe_dag(dag, schedule)} for dag, schedule in dags]
     return yaml.safe_dump_all(documents, sort_keys=False, width=120)

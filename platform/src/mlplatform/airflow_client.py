@@ -6,13 +6,13 @@ a second process racing that scheduler for the same task instances.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
 from mlplatform.errors import PlatformError
+from mlplatform.polling import poll
 
 FINISHED = frozenset({"success", "failed"})
 
@@ -38,18 +38,33 @@ class AirflowClient:
             raise PlatformError(f"Airflow answered {response.status_code} to {method} {path}: {response.text[:400]}")
         return response.json()
 
-    def trigger(self, dag_id: str, wait_for_dag: float = 180.0) -> str:
-        """Start a run of `dag_id` now, waiting for the DAG processor to have parsed it; returns the run id."""
-        deadline = time.monotonic() + wait_for_dag
-        while self.http.get(f"/dags/{dag_id}").status_code == 404:
-            if time.monotonic() > deadline:
-                raise PlatformError(
-                    f"Airflow has no DAG {dag_id} after {wait_for_dag:.0f}s: see the dag-processor lines of "
-                    "`mlp logs airflow` for import errors"
-                )
-            time.sleep(2)
-        run = self._json("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": {}})
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, wait_for_dag: float = 180.0) -> str:
+        """Start a run of `dag_id` now, waiting for the DAG processor to have parsed it; returns the run id.
+
+        A paused DAG is unpaused first: its run would otherwise wait forever, and triggering says "run it"."""
+        poll(
+            lambda: self.http.get(f"/dags/{dag_id}").status_code != 404,
+            timeout=wait_for_dag,
+            interval=2,
+            error=lambda _: PlatformError(
+                f"Airflow has no DAG {dag_id} after {wait_for_dag:.0f}s: see the dag-processor lines of "
+                "`mlp logs airflow` for import errors"
+            ),
+        )
+        self.set_paused(dag_id, paused=False)
+        run = self._json("POST", f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
         return str(run["dag_run_id"])
+
+    def set_paused(self, dag_id: str, *, paused: bool) -> None:
+        self._json("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+    def runs(self, dag_id: str, limit: int = 20) -> list[dict[str, Any]]:
+        """The DAG's newest runs first (run_id, run_type, state, conf, ...)."""
+        found = self._json("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "-run_after", "limit": limit})
+        return list(found["dag_runs"])
+
+    def set_run_state(self, dag_id: str, run_id: str, state: str) -> None:
+        self._json("PATCH", f"/dags/{dag_id}/dagRuns/{run_id}", json={"state": state})
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str]:
         found = self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
@@ -59,16 +74,20 @@ class AirflowClient:
         self, dag_id: str, run_id: str, timeout: float, progress: Callable[[dict[str, str]], None] | None = None
     ) -> str:
         """Poll until the run finishes; `progress` sees the task states each time. Returns the run's state."""
-        deadline = time.monotonic() + timeout
-        while True:
-            state = self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
+
+        def state() -> str:
+            current = str(self._json("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"])
             if progress:
                 progress(self.task_states(dag_id, run_id))
-            if state in FINISHED:
-                return str(state)
-            if time.monotonic() > deadline:
-                raise PlatformError(f"run {run_id} of {dag_id} is still {state} after {timeout:.0f}s")
-            time.sleep(3)
+            return current
+
+        return poll(
+            state,
+            until=lambda current: current in FINISHED,
+            timeout=timeout,
+            interval=3,
+            error=lambda current: PlatformError(f"run {run_id} of {dag_id} is still {current} after {timeout:.0f}s"),
+        )
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         entry = self._json(

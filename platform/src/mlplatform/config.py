@@ -57,6 +57,8 @@ class KafkaSettings(BaseModel):
     sasl_port: int = 9096
     processors_user: str = "faust"
     exporter_user: str = "model-exporter"
+    # Who `mlp kafka` (Kafka's own command-line tools) logs in as: a data engineer's or an operator's session.
+    tools_user: str = "mlp-operator"
     metrics_port: int = 9404
     heap: str = "512m"
 
@@ -99,6 +101,11 @@ class AirflowSettings(BaseModel):
     trigger_log_port: int = 8794
     admin_user: str = "admin"
     parallelism: int = 4
+    # True: every recipe DAG (its watchers too) starts paused until someone unpauses or triggers it. The test
+    # session sets it, so no watcher retrains in the background of unrelated tests; `mlp demo` triggers its own.
+    paused_at_creation: bool = False
+    # The recipes (each beside its DAG file) that Airflow runs and `mlp recipes` reads; unset: pipelines/recipes.
+    recipes_dir: Path | None = None
 
 
 class StatsdExporterSettings(BaseModel):

@@ -80,6 +80,15 @@ class StreamingSettings(BaseSettings):
     model_url: str = Field(default="http://127.0.0.1:8080", description="Base URL of the V2 inference server.")
     model_name: str = "fraud-detector"
     model_version: str | None = Field(default=None, description="Recorded when the server does not report one.")
+    model_version_url: str = Field(
+        default="{model_url}/v2/models/{model}/versions/{version}/infer",
+        description="Where one version answers ({model_url}, {model}, {version}), for the champion/canary split.",
+    )
+    mlflow_url: str | None = Field(
+        default=None,
+        description="MLflow, whose aliases give the champion/canary split; unset: the model server splits.",
+    )
+    split_refresh_seconds: float = Field(default=5.0, gt=0, description="How often the split is read from MLflow.")
     batch_size: int = Field(default=32, gt=0)
     batch_timeout_seconds: float = Field(default=0.5, gt=0, description="Longest wait to fill a micro-batch.")
     model_timeout_seconds: float = Field(default=2.0, gt=0, description="Timeout of one inference request.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import faust
 
@@ -34,8 +34,12 @@ class TopicSink:
         return topic
 
     async def send(self, topic: str, key: str | None, value: Any, timestamp: float | None = None) -> None:
-        delivery = await self.topics[topic].send(
-            key=key.encode() if key is not None else None, value=value, timestamp=timestamp
+        # Typed as Awaitable[RecordMetadata]; Faust returns a FutureMessage, an asyncio.Future resolved on delivery.
+        delivery = cast(
+            "asyncio.Future[Any]",
+            await self.topics[topic].send(
+                key=key.encode() if key is not None else None, value=value, timestamp=timestamp
+            ),
         )
         delivery.add_done_callback(self._delivered)
         EVENTS_OUT.labels(self.processor, topic).inc()

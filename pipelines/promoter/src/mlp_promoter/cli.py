@@ -16,9 +16,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from mlp_promoter.decision import COMPARISONS
 from mlp_promoter.errors import PromoterError
 
-COMMANDS = ("promote", "finalize", "rollback")
+COMMANDS = ("promote", "finalize", "rollback", "judge")
 
 
 def _mlp_home() -> Path:
@@ -41,6 +42,7 @@ def parser(command: str) -> argparse.ArgumentParser:
             "promote": "Promote the best run of an experiment when the policy allows it, and roll it out.",
             "finalize": "Give the canary all traffic and make it the champion.",
             "rollback": "Withdraw the canary; the champion keeps all traffic.",
+            "judge": "Judge the canary on its live traffic against the champion: finalize, roll back or extend.",
         }[command],
     )
     p.add_argument("--model-name", required=True, help="registered model name")
@@ -48,8 +50,22 @@ def parser(command: str) -> argparse.ArgumentParser:
         p.add_argument("--experiment", required=True, help="MLflow experiment whose runs compete")
         p.add_argument("--policy", required=True, help="promotion policy as JSON, or @file (.json/.yaml)")
         p.add_argument("--model-artifact", help="name of the logged model when a run logged several")
+        p.add_argument(
+            "--compare",
+            choices=COMPARISONS,
+            default="offline",
+            help="offline: the best run must beat the champion's metric by the margin; live (a retraining started "
+            "by new data or a signal): the newest run challenges the champion as a canary, for the judge",
+        )
     if command == "rollback":
         p.add_argument("--reason", default="rolled back by an operator", help="recorded on the version")
+    if command == "judge":
+        p.add_argument(
+            "--prometheus-url",
+            default=_env("MLP_PROMOTER_PROMETHEUS_URL", f"http://{host}:{_env('MLP_PROMETHEUS__PORT', '9090')}"),
+            help="the Prometheus that scrapes the scoring processor and the model-metrics exporter",
+        )
+        p.add_argument("--wait", action="store_true", help="wait for the window (and one extension) to end")
     p.add_argument(
         "--target",
         choices=("local", "seldon"),
@@ -107,8 +123,10 @@ def run(argv: list[str]) -> dict[str, Any]:
         return promote.finalize(registry, target)
     if command == "rollback":
         return promote.rollback(registry, target, args.reason)
+    if command == "judge":
+        return promote.judge(registry, target, args.prometheus_url, wait=args.wait)
     assert policy is not None
-    return promote.promote(registry, args.experiment, policy, target, args.model_artifact)
+    return promote.promote(registry, args.experiment, policy, target, args.model_artifact, args.compare)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,4 +1,10 @@
-"""The pure decision: which run is best, and whether it may replace the champion.
+"""The pure decision: which run is the candidate, and whether it may replace the champion.
+
+Two comparisons with the champion. Offline (a manual or scheduled run): the best run by the policy's metric must
+beat the champion's metric by the margin. Live (a run started by new data or by a drift or quality signal): the
+champion's metric was measured on data that no longer describes the traffic, so the newest run, trained on the
+current data, needs only the thresholds and challenges the champion as a canary; the judge then compares both on
+the same live traffic.
 
 No MLflow here, so every rule is tested without a server; `promote.py` feeds it what the registry
 holds and carries out what it returns.
@@ -61,8 +67,23 @@ def best_run(runs: Iterable[RunSummary], policy: Policy, experiment: str) -> tup
     return best, notes
 
 
-def decide(policy: Policy, candidate: RunSummary, champion: Champion | None) -> Verdict:
-    """Promote only above every absolute bar and ahead of the champion by at least the margin."""
+#: How a candidate is compared with the champion (module docstring).
+COMPARISONS = ("offline", "live")
+
+
+def newest_run(runs: Iterable[RunSummary], policy: Policy, experiment: str) -> tuple[RunSummary, list[str]]:
+    """The newest finished run that logged the policy metric: what a retraining on new data just produced."""
+    runs = list(runs)
+    scored = [run for run in runs if policy.metric in run.metrics]
+    if not scored:
+        best_run(runs, policy, experiment)  # raises the error that names what is missing
+    newest = max(scored, key=lambda run: run.start_time)
+    return newest, [f"newest of {len(scored)} FINISHED runs: run {newest.run_id}, trained on the current data"]
+
+
+def decide(policy: Policy, candidate: RunSummary, champion: Champion | None, *, live: bool = False) -> Verdict:
+    """Promote only above every absolute bar and, offline, ahead of the champion by at least the margin; live,
+    the candidate challenges the champion on live traffic instead (module docstring)."""
     value = candidate.metrics[policy.metric]
     verdict = Verdict(promote=False, candidate_value=value, champion_value=champion.value if champion else None)
     failures = []
@@ -87,6 +108,13 @@ def decide(policy: Policy, candidate: RunSummary, champion: Champion | None) -> 
         # the candidate cleared every absolute bar, which is all the policy can check.
         verdict.promote = True
         verdict.reasons.append(f"champion version {champion.version} has no {policy.metric} to compare with")
+        return verdict
+    if live:
+        verdict.promote = True
+        verdict.reasons.append(
+            f"challenges champion version {champion.version} on live traffic: started by new data or a signal, so "
+            f"its {policy.metric}={value:g} and the champion's {champion.value:g} come from different data"
+        )
         return verdict
     improvement = policy.improvement(value, champion.value)
     comparison = f"{policy.metric}={value:g} vs champion version {champion.version} {policy.metric}={champion.value:g}"

@@ -13,3 +13,9 @@ class RolloutError(PromoterError):
     """The decision was taken but publishing it failed (server down, cluster refused): exit code 1."""
 
     exit_code = 1
+
+
+class MeasurementError(PromoterError):
+    """The judge could not read the canary's traffic (Prometheus down or refusing a query): exit code 1."""
+
+    exit_code = 1

@@ -1,12 +1,18 @@
-"""The `local` target: the champion served by one MLServer process from a model repository folder.
+"""The `local` target: the champion, and a canary beside it, served by one MLServer process from a folder.
 
-Each registered model is a folder `<repository>/<model>/<version>/` holding the downloaded MLflow
-model and a `model-settings.json` (MLServer's MLflow runtime, adaptive batching from the policy).
-A swap writes the new version, retires the old version's settings, then asks MLServer's repository
-API to load the model: MLServer loads the new version and only then unloads the versions no longer
-in the folder, so `/v2/models/<model>/infer` keeps answering (the old version until the new one
-is ready). The server must run with `parallel_workers=0`: with worker processes a newly registered
-version is the default before it is ready. A server that is down loads the folder when it starts.
+Each served version is a folder `<repository>/<model>/<version>/` holding the downloaded MLflow model and a
+`model-settings.json` (MLServer's MLflow runtime, the registered version as MLServer's version, adaptive
+batching from the policy): `/v2/models/<model>/versions/<version>/infer` answers with that version, which is
+how the scoring processor sends each account's events to the version its sticky split chose. Unversioned calls
+(`/v2/models/<model>/infer`) get MLServer's newest version, which during a canary is the canary: callers that
+must reach the champion name its version. (Loading the champion a second time without a version does not work
+around it: MLServer treats an unversioned load as a reload of its current default version.)
+
+A publish writes the versions to serve, retires the settings of the others, then asks MLServer's repository
+API to load the model: MLServer loads what the folder describes and only then unloads what left it, so
+callers keep getting answers throughout. The server must run with `parallel_workers=0`: with worker
+processes a newly registered version is the default before it is ready. A server that is down loads the
+folder when it starts.
 """
 
 from __future__ import annotations
@@ -42,10 +48,10 @@ class LocalOptions:
 
 
 class LocalTarget(Target):
-    """The model server of the local platform: one version at a time, swapped without a gap (no canary)."""
+    """The model server of the local platform: the champion and a canary side by side, swapped without a gap."""
 
     name = "local"
-    canary = False
+    canary = True
 
     def __init__(self, options: LocalOptions, *, dry_run: bool = False) -> None:
         super().__init__(dry_run=dry_run)
@@ -56,10 +62,9 @@ class LocalTarget(Target):
         return cls(LocalOptions(args.model_repository, args.server_url.rstrip("/")), dry_run=args.dry_run)
 
     def publish(self, model_name: str, rollouts: list[Rollout], serving: Serving) -> dict[str, Any]:
-        (rollout,) = rollouts
         if self.dry_run:
-            return {"serving": plan(model_name, rollout.version, serving, self.options)}
-        return {"serving": serve(model_name, rollout.version, rollout.artifact_location, serving, self.options)}
+            return {"serving": plan(model_name, rollouts, serving, self.options)}
+        return {"serving": serve(model_name, rollouts, serving, self.options)}
 
 
 def served_name(model_name: str) -> str:
@@ -68,6 +73,7 @@ def served_name(model_name: str) -> str:
 
 
 def model_settings(name: str, version: str, serving: Serving) -> dict[str, Any]:
+    """MLServer's settings of one served version."""
     return {
         "name": name,
         "implementation": RUNTIME,
@@ -79,43 +85,70 @@ def model_settings(name: str, version: str, serving: Serving) -> dict[str, Any]:
     }
 
 
-def plan(model_name: str, version: str, serving: Serving, target: LocalOptions) -> dict[str, Any]:
-    """What a swap would write, for --dry-run."""
-    name = served_name(model_name)
-    return {
-        "model_settings_path": str(target.repository / name / version / SETTINGS),
-        "model_settings": model_settings(name, version, serving),
-        "infer_url": f"{target.server_url}/v2/models/{name}/infer",
-    }
+def version_url(server_url: str, name: str, version: str) -> str:
+    return f"{server_url}/v2/models/{name}/versions/{version}/infer"
 
 
-def serve(model_name: str, version: str, artifact_uri: str, serving: Serving, target: LocalOptions) -> dict[str, Any]:
-    """Make `version` the one MLServer answers with, without a gap for callers."""
+def _layout(model_name: str, rollouts: list[Rollout], serving: Serving, target: LocalOptions) -> dict[Path, Any]:
+    """Every settings file the rollouts need, by path: one per version."""
     name = served_name(model_name)
     home = target.repository / name
-    folder = home / version
-    if not (folder / "model" / "MLmodel").exists():
-        _download(artifact_uri, folder)
-    _write_json(folder / SETTINGS, model_settings(name, version, serving))
-    previous = [p for p in home.iterdir() if p.is_dir() and p.name != version and (p / SETTINGS).exists()]
-    for old in previous:
-        (old / SETTINGS).replace(old / RETIRED)
-    result: dict[str, Any] = {
+    return {home / r.version / SETTINGS: model_settings(name, r.version, serving) for r in rollouts}
+
+
+def _description(model_name: str, rollouts: list[Rollout], target: LocalOptions) -> dict[str, Any]:
+    name = served_name(model_name)
+    return {
         "model": name,
-        "version": version,
+        "version": rollouts[-1].version,
         "infer_url": f"{target.server_url}/v2/models/{name}/infer",
+        "versions": [
+            {"version": r.version, "traffic": r.traffic, "infer_url": version_url(target.server_url, name, r.version)}
+            for r in rollouts
+        ],
     }
+
+
+def plan(model_name: str, rollouts: list[Rollout], serving: Serving, target: LocalOptions) -> dict[str, Any]:
+    """What a publish would write, for --dry-run."""
+    files = _layout(model_name, rollouts, serving, target)
+    return {**_description(model_name, rollouts, target), "model_settings": {str(p): s for p, s in files.items()}}
+
+
+def serve(model_name: str, rollouts: list[Rollout], serving: Serving, target: LocalOptions) -> dict[str, Any]:
+    """Serve exactly `rollouts`, without a gap for callers."""
+    name = served_name(model_name)
+    home = target.repository / name
+    for rollout in rollouts:
+        folder = home / rollout.version
+        if not (folder / "model" / "MLmodel").exists():
+            _download(rollout.artifact_location, folder)
+    files = _layout(model_name, rollouts, serving, target)
+    kept = {path.parent for path in files}
+    previous = {path: path.read_bytes() for path in files if path.exists()}
+    retired = [p for p in home.iterdir() if p.is_dir() and p not in kept and (p / SETTINGS).exists()]
+    for path, settings in files.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_json(path, settings)
+    for old in retired:
+        (old / SETTINGS).replace(old / RETIRED)
+    result = _description(model_name, rollouts, target)
     try:
         loaded = _load(name, target)
     except RolloutError:
-        for old in previous:  # the folder must keep describing what the server serves
+        # The folder must keep describing what the server serves.
+        for path in files:
+            if path in previous:
+                path.write_bytes(previous[path])
+            else:
+                path.unlink(missing_ok=True)
+        for old in retired:
             (old / RETIRED).replace(old / SETTINGS)
-        (folder / SETTINGS).unlink(missing_ok=True)
         raise
     result["loaded"] = loaded
     if not loaded:
         result["note"] = f"model server not reachable at {target.server_url}; it loads {home} when it starts"
-    for old in previous:
+    for old in retired:
         shutil.rmtree(old, ignore_errors=True)
     return result
 

@@ -7,13 +7,18 @@ names a champion that is not being served; a rerun with nothing new writes nothi
 from __future__ import annotations
 
 import json
+import sys
+import time
+from datetime import datetime
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion
 from mlp_policy import Policy, Serving
 
-from mlp_promoter.decision import best_run, decide
+from mlp_promoter.decision import best_run, decide, newest_run
 from mlp_promoter.errors import PromoterError, RolloutError
+from mlp_promoter.judge import judge as decide_canary
+from mlp_promoter.measure import by_version, measure
 from mlp_promoter.policy import checked
 from mlp_promoter.registry import CHALLENGER, CHAMPION, Registry, now, tag
 from mlp_promoter.targets import Rollout, Target
@@ -28,10 +33,28 @@ def publish(
 
 
 def promote(
-    registry: Registry, experiment: str, policy: Policy, target: Target, artifact: str | None = None
+    registry: Registry,
+    experiment: str,
+    policy: Policy,
+    target: Target,
+    artifact: str | None = None,
+    compare: str = "offline",
 ) -> dict[str, Any]:
+    """Decide on the experiment's candidate and roll it out. `compare` is "offline" (the best run must beat the
+    champion's metric by the margin) or "live" (the newest run challenges the champion as a canary; decision.py)."""
     experiment_id = registry.experiment_id(experiment)
-    best, notes = best_run(registry.finished_runs(experiment_id), policy, experiment)
+    runs = registry.finished_runs(experiment_id)
+    champion = registry.champion(policy.metric)
+    # Live comparison needs a champion to compare with and a canary to compare on; otherwise the offline rule.
+    live = compare == "live" and champion is not None and _promotion_kind(policy, True, target) == "canary"
+    # A rolled-back version's run stays the best by its offline metric; it must not block the runs after it.
+    withdrawn = registry.rolled_back_runs()
+    candidates = [run for run in runs if run.run_id not in withdrawn] or runs
+    best, notes = (newest_run if live else best_run)(candidates, policy, experiment)
+    if len(candidates) < len(runs):
+        notes.append(f"{len(runs) - len(candidates)} runs whose versions were rolled back are no candidates")
+    if compare == "live" and not live:
+        notes.append("live comparison asked, but without a champion or a canary it is offline")
     result: dict[str, Any] = {
         "model_name": registry.model_name,
         "experiment": experiment,
@@ -41,7 +64,6 @@ def promote(
         "target": target.name,
         "dry_run": target.dry_run,
     }
-    champion = registry.champion(policy.metric)
     result["champion_version"] = champion.version if champion else None
     existing = registry.version_of_run(best.run_id)
 
@@ -57,7 +79,7 @@ def promote(
             "reasons": [*notes, unchanged],
         }
 
-    verdict = decide(policy, best, champion)
+    verdict = decide(policy, best, champion, live=live)
     reasons = [*notes, *verdict.reasons]
     result |= {"candidate_value": verdict.candidate_value, "champion_value": verdict.champion_value}
     model = registry.logged_model(experiment_id, best.run_id, artifact)
@@ -82,6 +104,7 @@ def promote(
         "champion_version": champion.version if champion else "none",
         "champion_value": repr(verdict.champion_value) if verdict.champion_value is not None else "none",
         "min_margin": repr(policy.min_margin),
+        "comparison": "live" if live else "offline",
         "policy": policy.to_json(),
         "source_run_id": best.run_id,
         "target": target.name,
@@ -104,11 +127,13 @@ def promote(
         if isinstance(exc, RolloutError):
             raise
         raise RolloutError(f"rolling out version {number} failed ({type(exc).__name__}: {exc})") from exc
-    if kind == "canary":
-        registry.write_tags(number, {"decision": "canary", "canary_traffic": str(policy.canary_traffic)})
+    if kind == "canary" and champion is not None:  # a canary always has a champion beside it
+        registry.write_tags(
+            number, {"decision": "canary", "canary_traffic": str(policy.canary_traffic), "canary_started_at": now()}
+        )
         reasons.append(
             f"canary: version {number} takes {policy.canary_traffic}% beside champion version {champion.version}; "
-            "run `mlp-promote finalize` or `mlp-promote rollback`"
+            f"`mlp-promote judge` decides after {policy.canary.duration:g}s of live traffic"
         )
     else:
         _crown(registry, number, champion.version if champion else None)
@@ -158,7 +183,90 @@ def rollback(registry: Registry, target: Target, reason: str) -> dict[str, Any]:
     }
 
 
+def judge(registry: Registry, target: Target, prometheus_url: str, *, wait: bool) -> dict[str, Any]:
+    """End the canary in progress by its live traffic: finalize, roll back, or (once) extend its window.
+
+    The window starts when the canary did (`canary_started_at`) and lasts the policy's `canary.duration`. With
+    `wait` the judge sleeps until the window is over (and through one extension); without, it answers
+    `pending` while the window is open. Every judgement is written on the canary's version as `judgement`.
+    """
+    challenger = registry.alias(CHALLENGER)
+    base: dict[str, Any] = {"model_name": registry.model_name, "dry_run": target.dry_run}
+    if challenger is None:
+        reason = f"model {registry.model_name!r} has no canary in progress (no '{CHALLENGER}' alias): nothing to judge"
+        return {**base, "decision": "no_canary", "reasons": [reason]}
+    number = str(challenger.version)
+    champion = registry.alias(CHAMPION)
+    if champion is None:
+        raise PromoterError(f"canary version {number} of {registry.model_name!r} has no champion to be judged against")
+    stable = str(champion.version)
+    policy = _stored_policy(challenger)
+    started = _when(challenger.tags.get(tag("canary_started_at")) or challenger.tags.get(tag("decided_at")))
+    extended = bool(challenger.tags.get(tag("judge_extended_at")))
+    while True:
+        ends = started + policy.canary.duration * (2 if extended else 1)
+        if time.time() < ends:
+            if not wait:
+                left = ends - time.time()
+                return {
+                    **base,
+                    "decision": "pending",
+                    "version": number,
+                    "remaining_seconds": round(left),
+                    "reasons": [f"canary version {number} is judged in {left:.0f}s"],
+                }
+            _sleep_until(ends, f"canary version {number} of {registry.model_name}")
+        window = max(int(time.time() - started), 1)
+        measured = measure(prometheus_url, registry.model_name, [stable, number], window)
+        verdict = decide_canary(policy.canary, measured[stable], measured[number], extended=extended)
+        record = {
+            **verdict.to_dict(),
+            "window_seconds": window,
+            "champion_version": stable,
+            "measured": by_version(measured),
+        }
+        if target.dry_run:
+            return {
+                **base,
+                "decision": f"would_{verdict.decision}",
+                "version": number,
+                "judgement": record,
+                "reasons": verdict.reasons,
+            }
+        if verdict.decision == "extend":
+            registry.write_tags(number, {"judge_extended_at": now(), "judgement": record})
+            if not wait:
+                return {
+                    **base,
+                    "decision": "extended",
+                    "version": number,
+                    "judgement": record,
+                    "reasons": verdict.reasons,
+                }
+            extended = True
+            continue
+        registry.write_tags(number, {"judgement": record, "judged_at": now()})
+        if verdict.decision == "finalize":
+            result = finalize(registry, target)
+        else:
+            result = rollback(registry, target, "judge: " + "; ".join(verdict.reasons))
+        return {**result, "judgement": record, "reasons": [*result["reasons"], *verdict.reasons]}
+
+
 # -- helpers ---------------------------------------------------------------------------------------
+def _when(text: str | None) -> float:
+    if not text:
+        raise PromoterError("the canary's version has no canary_started_at tag: it was not started by mlp-promote")
+    return datetime.fromisoformat(text).timestamp()
+
+
+def _sleep_until(deadline: float, what: str, every: float = 30.0) -> None:
+    """Sleep until `deadline`, saying on stderr how long is left (the task log shows the judge is alive)."""
+    while (left := deadline - time.time()) > 0:
+        print(f"judging {what} in {left:.0f}s", file=sys.stderr, flush=True)
+        time.sleep(min(every, left))
+
+
 def _unchanged_reason(
     registry: Registry, run_id: str, champion: str | None, existing: ModelVersion | None, policy: Policy
 ) -> str | None:

@@ -100,11 +100,19 @@ def _tempo_manifest(name: str, predictor: Rollout, target: SeldonOptions) -> dic
     return manifest
 
 
+def predictor_service(name: str, version: str) -> str:
+    """The Service Seldon creates for one version's predictor (`seldon.io/svc-name`): where the scoring processor's
+    sticky split sends that version's accounts (the chart's `model_version_url`)."""
+    return f"{name}-v{version}"[:63]
+
+
 def _tempo_predictor(name: str, predictor: Rollout, target: SeldonOptions, role: str) -> dict[str, Any]:
     """One predictor; its labels reach the pods, where the chart's model Service and PodMonitor select them."""
+    rendered: dict[str, Any]
     (rendered,) = _tempo_manifest(name, predictor, target)["spec"]["predictors"]
     rendered["name"] = f"v{predictor.version}"
     rendered["traffic"] = predictor.traffic
+    rendered.setdefault("annotations", {})["seldon.io/svc-name"] = predictor_service(name, predictor.version)
     rendered.setdefault("labels", {}).update(
         {
             "mlplatform.io/registered-model": name,

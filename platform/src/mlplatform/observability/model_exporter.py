@@ -22,8 +22,9 @@ from prometheus_client.registry import Collector
 
 from mlplatform.config import Settings
 from mlplatform.observability.drift import ReferenceStats
+from mlplatform.observability.outcomes import Outcomes, label_of
 from mlplatform.observability.prediction_log import PredictionWindows, VersionKey, parse
-from mlplatform.observability.registry import AliasedVersion, ModelRegistry, RegistryError
+from mlplatform.observability.registry import AliasedVersion, Judgement, ModelRegistry, RegistryError
 from mlplatform.observability.settings import ModelExporterSettings
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ PREDICTION_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1
 @dataclass
 class Snapshot:
     versions: list[AliasedVersion] = field(default_factory=list)
+    judgements: list[Judgement] = field(default_factory=list)
     references: dict[VersionKey, ReferenceStats | None] = field(default_factory=dict)
     registry_up: bool = False
     refreshed_at: float = 0.0
@@ -68,6 +70,15 @@ class ModelExporter(Collector):
         self.refresh_errors = Counter(
             "mlp_model_exporter_refresh_errors", "Failed reads of the MLflow registry.", registry=self.registry
         )
+        self.outcome_counts = Counter(
+            "mlp_model_outcomes",
+            "Logged predictions whose outcome label arrived, by outcome (true_positive, false_positive, ...).",
+            ["model", "version", "outcome"],
+            registry=self.registry,
+        )
+        self.outcomes = Outcomes(
+            lambda model, version, kind: self.outcome_counts.labels(model, version, kind).inc(), settings.labels_kept
+        )
         self.registry.register(self)
 
     # -- registry side --------------------------------------------------------------------------
@@ -80,8 +91,15 @@ class ModelExporter(Collector):
         except RegistryError as exc:
             log.warning("registry refresh failed: %s", exc)
             self.refresh_errors.inc()
-            self.snapshot = Snapshot(self.snapshot.versions, self.snapshot.references, False, time.time())
+            self.snapshot = Snapshot(
+                self.snapshot.versions, self.snapshot.judgements, self.snapshot.references, False, time.time()
+            )
             return
+        try:
+            judgements = self.mlflow.judgements(sorted({v.model for v in versions}))
+        except RegistryError as exc:  # the decisions are an audit view: keep the last ones
+            log.warning("reading the canary judgements failed: %s", exc)
+            judgements = self.snapshot.judgements
         references: dict[VersionKey, ReferenceStats | None] = {}
         for key in {*self.windows.keys(), *self._run_ids}:
             try:
@@ -89,7 +107,7 @@ class ModelExporter(Collector):
             except RegistryError as exc:  # one unreadable reference must not hide the others
                 log.warning("reference of %s version %s: %s", *key, exc)
                 references[key] = self.snapshot.references.get(key)
-        self.snapshot = Snapshot(versions, references, True, time.time())
+        self.snapshot = Snapshot(versions, judgements, references, True, time.time())
 
     def _reference(self, key: VersionKey) -> ReferenceStats | None:
         if key not in self._run_ids:
@@ -115,11 +133,18 @@ class ModelExporter(Collector):
         self.windows.add(prediction)
         if prediction.value is not None:
             self.predictions.labels(prediction.model, prediction.version).observe(prediction.value)
+        self.outcomes.prediction(prediction)
+
+    def observe_label(self, raw: bytes | None) -> None:
+        found = label_of(raw, self.settings.label_field)
+        if found is not None:
+            self.outcomes.label(*found)
 
     def consume(self, bootstrap: str) -> None:
-        """Read the prediction log until `stop` is set (runs in its own thread)."""
+        """Read the prediction log and the labels until `stop` is set (runs in its own thread)."""
+        topics = [self.settings.topic, *([self.settings.labels_topic] if self.settings.labels_topic else [])]
         consumer = KafkaConsumer(
-            self.settings.topic,
+            *topics,
             bootstrap_servers=bootstrap,
             group_id=self.settings.group_id,
             auto_offset_reset="earliest",
@@ -128,9 +153,10 @@ class ModelExporter(Collector):
         )
         try:
             while not self.stop.is_set():
-                for records in consumer.poll(timeout_ms=1000).values():
+                for partition, records in consumer.poll(timeout_ms=1000).items():
+                    handle = self.observe if partition.topic == self.settings.topic else self.observe_label
                     for record in records:
-                        self.observe(record.value)
+                        handle(record.value)
         finally:
             consumer.close()
 
@@ -175,13 +201,20 @@ def _families(snapshot: Snapshot, windows: PredictionWindows) -> Iterator[Metric
         size.add_metric([s.model, s.version], s.size)
         if s.prediction_mean is not None:
             mean.add_metric([s.model, s.version], s.prediction_mean)
+    judged = GaugeMetricFamily(
+        "mlp_model_canary_judged_timestamp_seconds",
+        "When the canary judge decided on a version (Unix time), by decision: finalized or rolled_back.",
+        labels=["model", "version", "decision"],
+    )
+    for j in snapshot.judgements:
+        judged.add_metric([j.model, j.version, j.decision], j.judged_at)
     up = GaugeMetricFamily("mlp_model_exporter_registry_up", "1 if the last read of the MLflow registry worked.")
     up.add_metric([], 1 if snapshot.registry_up else 0)
     refreshed = GaugeMetricFamily(
         "mlp_model_exporter_last_refresh_timestamp_seconds", "When the registry was last read (Unix time)."
     )
     refreshed.add_metric([], snapshot.refreshed_at)
-    yield from (metric, alias, psi, shift, mean, size, up, refreshed)
+    yield from (metric, alias, psi, shift, mean, size, judged, up, refreshed)
 
 
 def serve(settings: ModelExporterSettings, mlflow_url: str, kafka_bootstrap: str | None, host: str) -> None:
@@ -210,6 +243,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mlflow-url", required=True, help="Base URL of the MLflow tracking server.")
     parser.add_argument("--kafka-bootstrap", help="Kafka bootstrap servers; without it no prediction log is read.")
     parser.add_argument("--topic", default=defaults.topic)
+    parser.add_argument("--labels-topic", default=defaults.labels_topic, help="change topic with outcome labels")
     parser.add_argument("--group-id", default=defaults.group_id)
     parser.add_argument("--refresh-seconds", type=float, default=defaults.refresh_seconds)
     parser.add_argument("--window", type=int, default=defaults.window)
@@ -221,6 +255,7 @@ def main(argv: list[str] | None = None) -> None:
         update={
             "port": args.port,
             "topic": args.topic,
+            "labels_topic": args.labels_topic or None,
             "group_id": args.group_id,
             "refresh_seconds": args.refresh_seconds,
             "window": args.window,

@@ -52,6 +52,8 @@ class Prediction:
     version: str
     value: float | None
     features: dict[str, float]
+    #: The scored transaction, which outcome labels name (outcomes.py).
+    transaction: str | None = None
 
 
 def parse(raw: bytes | None) -> Prediction:
@@ -72,6 +74,7 @@ def parse(raw: bytes | None) -> Prediction:
         str(version) if version is not None else "unknown",
         prediction_value(record.get("prediction")),
         features,
+        str(record["transaction_id"]) if record.get("transaction_id") is not None else None,
     )
 
 

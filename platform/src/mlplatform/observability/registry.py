@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -24,6 +25,19 @@ class AliasedVersion:
     version: str
     run_id: str | None
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The canary judge's decision on a version (`mlp-promote judge` tags it `mlp.promotion.judged_at`)."""
+
+    model: str
+    version: str
+    decision: str
+    judged_at: float
+
+
+JUDGED_AT, JUDGEMENT = "mlp.promotion.judged_at", "mlp.promotion.judgement"
 
 
 class RegistryError(Exception):
@@ -72,6 +86,29 @@ class ModelRegistry:
                 found.append(
                     AliasedVersion(name, entry["alias"], str(entry["version"]), run_id, self._metrics(detail, run_id))
                 )
+        return found
+
+    def judgements(self, models: list[str], per_model: int = 50) -> list[Judgement]:
+        """The judge's decisions on the newest `per_model` versions of each model."""
+        found: list[Judgement] = []
+        for model in models:
+            page = self._get(
+                "/api/2.0/mlflow/model-versions/search",
+                filter=f"name='{model}'",
+                max_results=per_model,
+                order_by="version_number DESC",
+            )
+            for version in page.get("model_versions", []):
+                tags = {t["key"]: t["value"] for t in version.get("tags", [])}
+                if JUDGED_AT not in tags:
+                    continue
+                try:
+                    decision = json.loads(tags.get(JUDGEMENT, "{}")).get("decision", "unknown")
+                    judged_at = datetime.fromisoformat(tags[JUDGED_AT]).timestamp()
+                except (ValueError, AttributeError):
+                    continue  # a tag written by hand: not the judge's
+                outcome = {"finalize": "finalized", "rollback": "rolled_back"}.get(decision, decision)
+                found.append(Judgement(model, str(version["version"]), outcome, judged_at))
         return found
 
     def version_run_id(self, model: str, version: str) -> str | None:

@@ -16,6 +16,12 @@ class ModelExporterSettings(BaseModel):
     baseline_size: int = Field(
         default=200, gt=0, description="Without a training reference, the version's first predictions are one."
     )
+    labels_topic: str | None = Field(
+        default="warehouse.public.transactions",
+        description="Change topic of the warehouse's transactions, whose `label_field` is each prediction's outcome.",
+    )
+    label_field: str = Field(default="is_fraud", description="The outcome column of the labels topic's rows.")
+    labels_kept: int = Field(default=200_000, gt=0, description="Labels and unlabelled predictions kept for the join.")
     aliases: list[str] = ["champion", "challenger"]
     reference_artifact: str = Field(
         default="reference/feature_stats.json", description="Run artifact with training's feature statistics."

@@ -12,7 +12,7 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 
@@ -20,7 +20,8 @@ from mlstreaming.deadletter import dead_letter
 from mlstreaming.features.vector import MODEL_COLUMNS, InvalidVector, model_row
 from mlstreaming.lag import report_lag
 from mlstreaming.metrics import ERRORS, EVENTS_IN, PROCESSING_SECONDS
-from mlstreaming.scoring.client import ModelCallError, V2Client
+from mlstreaming.scoring.client import Inference, ModelCallError, V2Client
+from mlstreaming.scoring.routing import Split, SplitSource
 from mlstreaming.scoring.scorer import Scorer
 from mlstreaming.settings import StreamingSettings
 from mlstreaming.sink import Sink, TopicSink
@@ -36,34 +37,59 @@ class ScoringProcessor:
     settings: StreamingSettings
     sink: Sink
     scorer: Scorer
+    split: SplitSource | None = None
     score: Any = None
 
-    async def score_batch(self, events: list[faust.EventT]) -> None:
-        """Score the readable vectors of one micro-batch with one request; dead-letter the rest."""
-        settings = self.settings
+    async def score_batch(self, events: list[faust.EventT[Any]]) -> None:
+        """Score the readable vectors of one micro-batch, one request per version of the split; dead-letter the
+        unreadable ones."""
         accepted: list[tuple[dict[str, Any], list[float], dict[str, Any]]] = []
         for event in events:
             message = event.message
             EVENTS_IN.labels(PROCESSOR, message.topic).inc()
-            source = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
+            source: dict[str, Any] = {"topic": message.topic, "partition": message.partition, "offset": message.offset}
             try:
-                vector = json.loads(event.value) if event.value else None
+                vector: Any = json.loads(event.value) if event.value else None
                 accepted.append((vector, model_row(vector), source))
             except (ValueError, InvalidVector) as exc:
                 await self._dead("invalid_feature_vector", str(exc)[:300], source, value=event.value)
         if not accepted:
             return
-        ids = [vector["id"] for vector, _, _ in accepted]
+        if self.split and not self.split.read:
+            await self.split.refresh()
+        split = self.split.split if self.split else Split()
+        groups: dict[str | None, list[tuple[dict[str, Any], list[float], dict[str, Any]]]] = {}
+        for item in accepted:
+            vector = item[0]
+            groups.setdefault(split.version_for(str(vector.get("account_id") or vector["id"])), []).append(item)
+        for version, items in groups.items():
+            await self._score_group(items, version, split)
+
+    async def _score_group(
+        self, items: list[tuple[dict[str, Any], list[float], dict[str, Any]]], version: str | None, split: Split
+    ) -> None:
+        """One request for the events routed to `version`; a canary that fails hands them to the champion."""
+        settings = self.settings
+        ids = [vector["id"] for vector, _, _ in items]
+        rows = [row for _, row, _ in items]
+        inference = None
+        if version is not None and version == split.canary:
+            try:
+                inference = await self.scorer.try_canary(ids, MODEL_COLUMNS, rows, version)
+            except ModelCallError as exc:
+                log.warning("canary version %s failed (%s); its batch goes to the champion", version, exc)
+                version = split.champion
         try:
-            inference = await self.scorer.score(ids, MODEL_COLUMNS, [row for _, row, _ in accepted])
+            if inference is None:
+                inference = await self._score_stable(ids, rows, version)
         except ModelCallError as exc:
             # Counted once per call by the scorer; each unscored vector is kept for replay.
-            for vector, _, source in accepted:
+            for vector, _, source in items:
                 await self._dead(exc.reason, exc.detail, source, payload=vector, count=False)
             return
         model_version = inference.model_version or settings.model_version
         scored_at = datetime.now(tz=UTC).isoformat()
-        for (vector, _, _), prediction in zip(accepted, inference.predictions, strict=True):
+        for (vector, _, _), prediction in zip(items, inference.predictions, strict=True):
             common = {
                 "id": vector["id"],
                 "account_id": vector.get("account_id"),
@@ -81,6 +107,18 @@ class ScoringProcessor:
                 {**common, "features": vector, "scored_at": scored_at},
             )
 
+    async def _score_stable(self, ids: list[str], rows: list[list[float]], version: str | None) -> Inference:
+        """The champion's answer; when its version has just left the server (a finalize), the split is read again."""
+        try:
+            return await self.scorer.score(ids, MODEL_COLUMNS, rows, version)
+        except ModelCallError as exc:
+            if exc.reason != "model_not_served" or self.split is None:
+                raise
+            current = await self.split.refresh()
+            if current.champion == version:
+                raise
+            return await self.scorer.score(ids, MODEL_COLUMNS, rows, current.champion)
+
     async def _dead(self, reason: str, detail: str, source: dict[str, Any], count: bool = True, **extra: Any) -> None:
         if count:
             ERRORS.labels(PROCESSOR, reason).inc()
@@ -96,30 +134,50 @@ def build(settings: StreamingSettings, sink: Sink | None = None, scorer: Scorer 
         topics.add(name)
     source = app.topic(settings.features_topic, key_serializer="raw", value_serializer="raw")
     scorer = scorer or Scorer(
-        V2Client(settings.model_url, settings.model_name, settings.model_timeout_seconds),
+        V2Client(
+            settings.model_url,
+            settings.model_name,
+            settings.model_timeout_seconds,
+            version_url=settings.model_version_url,
+        ),
         processor=PROCESSOR,
         attempts=settings.model_attempts,
         backoff_seconds=settings.retry_backoff_seconds,
         breaker_threshold=settings.breaker_failure_threshold,
         breaker_reset_seconds=settings.breaker_reset_seconds,
     )
-    processor = ScoringProcessor(app=app, settings=settings, sink=sink or topics, scorer=scorer)
+    split = SplitSource(settings.mlflow_url, settings.model_name) if settings.mlflow_url else None
+    processor = ScoringProcessor(app=app, settings=settings, sink=sink or topics, scorer=scorer, split=split)
 
-    async def score(stream: faust.StreamT) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_seconds):
+    async def score(stream: faust.StreamT[Any]) -> None:
+        # Agents get a faust.Stream; take_events() is on it, not on StreamT.
+        async for events in cast(faust.Stream[Any], stream).take_events(
+            settings.batch_size, within=settings.batch_timeout_seconds
+        ):
             started = time.perf_counter()
             await processor.score_batch(list(events))
             PROCESSING_SECONDS.labels(PROCESSOR, "batch").observe(time.perf_counter() - started)
 
     processor.score = app.agent(source, name="score")(score)
 
-    @app.timer(settings.lag_interval_seconds)
     async def lag() -> None:
         report_lag(app, PROCESSOR, {settings.features_topic})
 
-    @app.on_before_shutdown.connect
+    app.timer(settings.lag_interval_seconds)(lag)  # not as a decorator: Faust types timer() as a bare Callable
+
+    if split is not None:
+
+        async def read_split() -> None:
+            await split.refresh()
+
+        app.timer(settings.split_refresh_seconds, on_leader=False)(read_split)
+
+    # mode types the handler with mypy_extensions' VarArg/NamedArg, which no function definition satisfies.
+    @app.on_before_shutdown.connect  # type: ignore[arg-type]
     async def close_client(app: faust.App, **kwargs: Any) -> None:
         await scorer.client.aclose()
+        if split is not None:
+            await split.aclose()
 
     return processor
 

@@ -38,20 +38,38 @@ class Inference:
     predictions: list[Any]
 
 
+VERSION_URL = "{model_url}/v2/models/{model}/versions/{version}/infer"
+
+
 class V2Client:
-    """POST {base}/v2/models/{name}/infer with an `id` the server echoes back."""
+    """POST {base}/v2/models/{name}/infer (or one version's URL) with an `id` the server echoes back."""
 
     def __init__(
-        self, base_url: str, model_name: str, timeout: float, transport: httpx.AsyncBaseTransport | None = None
+        self,
+        base_url: str,
+        model_name: str,
+        timeout: float,
+        transport: httpx.AsyncBaseTransport | None = None,
+        version_url: str = VERSION_URL,
     ) -> None:
         self.model_name = model_name
-        self.url = f"{base_url.rstrip('/')}/v2/models/{model_name}/infer"
+        self.base_url = base_url.rstrip("/")
+        self.url = f"{self.base_url}/v2/models/{model_name}/infer"
+        self.version_url = version_url
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+
+    def url_of(self, version: str | None) -> str:
+        """Where one version answers (the template `version_url`); the server's default version for None."""
+        if version is None:
+            return self.url
+        return self.version_url.format(model_url=self.base_url, model=self.model_name, version=version)
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def infer(self, request_id: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
+    async def infer(
+        self, request_id: str, columns: Sequence[str], rows: Sequence[Sequence[float]], version: str | None = None
+    ) -> Inference:
         body = {
             "id": request_id,
             "parameters": {"content_type": "pd"},
@@ -60,8 +78,9 @@ class V2Client:
                 for i, name in enumerate(columns)
             ],
         }
+        url = self.url_of(version)
         try:
-            response = await self._http.post(self.url, json=body)
+            response = await self._http.post(url, json=body)
         except httpx.TimeoutException as exc:
             raise ModelCallError("model_timeout", type(exc).__name__) from None
         except httpx.TransportError as exc:
@@ -71,14 +90,14 @@ class V2Client:
         if response.status_code == 404:  # nothing served under this name yet: an outage, not a bad request
             raise ModelCallError(
                 "model_not_served",
-                f"{self.url} answered 404: no model {self.model_name!r} is served (promote one, or set "
-                "MLP_STREAMING__MODEL_NAME)",
+                f"{url} answered 404: no model {self.model_name!r}"
+                f"{f' version {version}' if version else ''} is served (promote one, or set MLP_STREAMING__MODEL_NAME)",
             )
         if response.status_code >= 400:
             raise ModelRequestRejected("model_request_rejected", f"HTTP {response.status_code}: {response.text[:300]}")
-        return self._parse(request_id, len(rows), response)
+        return self._parse(request_id, len(rows), response, version)
 
-    def _parse(self, request_id: str, count: int, response: httpx.Response) -> Inference:
+    def _parse(self, request_id: str, count: int, response: httpx.Response, version: str | None) -> Inference:
         try:
             body = response.json()
             output = body["outputs"][0]
@@ -91,4 +110,5 @@ class V2Client:
             raise ModelRequestRejected("model_bad_response", f"{len(data)} output values for {count} rows")
         width = len(data) // count
         predictions = data if width == 1 else [data[i * width : (i + 1) * width] for i in range(count)]
-        return Inference(request_id, body.get("model_name") or self.model_name, body.get("model_version"), predictions)
+        answered = body.get("model_version") or version
+        return Inference(request_id, body.get("model_name") or self.model_name, answered, predictions)

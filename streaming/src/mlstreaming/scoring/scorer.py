@@ -47,18 +47,33 @@ class Scorer:
         BREAKER_OPEN.labels(processor, model).set(0)
 
     async def score(
-        self, vector_ids: Sequence[str], columns: Sequence[str], rows: Sequence[Sequence[float]]
+        self,
+        vector_ids: Sequence[str],
+        columns: Sequence[str],
+        rows: Sequence[Sequence[float]],
+        version: str | None = None,
     ) -> Inference:
-        """Predictions for `rows`, or ModelCallError (CircuitOpen while the breaker is open)."""
+        """Predictions for `rows` (from `version`, or the server's default), or ModelCallError (CircuitOpen while
+        the breaker is open)."""
         rid = request_id(vector_ids)
         BATCH_SIZE.labels(self.processor, self.client.model_name).observe(len(rows))
         try:
-            return await self.breaker.call(lambda: self._with_retries(rid, columns, rows))
+            return await self.breaker.call(lambda: self._with_retries(rid, columns, rows, version))
         except CircuitOpen:
             ERRORS.labels(self.processor, "circuit_open").inc()
             raise
 
-    async def _with_retries(self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
+    async def try_canary(
+        self, vector_ids: Sequence[str], columns: Sequence[str], rows: Sequence[Sequence[float]], version: str
+    ) -> Inference:
+        """One call to a canary, outside the breaker and without retries: a failing canary is the judge's to
+        see (its calls are counted under its version), and the caller falls back to the champion at once."""
+        BATCH_SIZE.labels(self.processor, self.client.model_name).observe(len(rows))
+        return await self._timed(request_id(vector_ids), columns, rows, version)
+
+    async def _with_retries(
+        self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]], version: str | None
+    ) -> Inference:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.attempts),
             wait=wait_exponential(multiplier=self.backoff_seconds, max=5),
@@ -67,15 +82,18 @@ class Scorer:
         )
         async for attempt in retrying:
             with attempt:
-                return await self._timed(rid, columns, rows)
+                return await self._timed(rid, columns, rows, version)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
-    async def _timed(self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]]) -> Inference:
+    async def _timed(
+        self, rid: str, columns: Sequence[str], rows: Sequence[Sequence[float]], target: str | None
+    ) -> Inference:
+        """One call; its duration is recorded under the version it was sent to (else the one that answered)."""
         started = time.perf_counter()
-        outcome, version = "ok", NO_VERSION
+        outcome, version = "ok", target or NO_VERSION
         try:
-            inference = await self.client.infer(rid, columns, rows)
-            version = inference.model_version or NO_VERSION
+            inference = await self.client.infer(rid, columns, rows, target)
+            version = target or inference.model_version or NO_VERSION
             return inference
         except ModelCallError as exc:
             outcome = exc.reason

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass, field
+import re
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -21,16 +22,24 @@ class PolicyError(ValueError):
 DIRECTIONS = ("max", "min")
 # Spelled out in a recipe as often as not; read as `max` and `min`.
 DIRECTION_ALIASES = {"maximize": "max", "minimize": "min"}
-_TOP_LEVEL = {"metric", "direction", "thresholds", "min_margin", "canary_traffic", "serving"}
+_TOP_LEVEL = {"metric", "direction", "thresholds", "min_margin", "canary_traffic", "serving", "canary"}
 _SERVING = {"max_batch_size", "max_batch_time"}
+_CANARY = {"duration", "min_requests", "gates"}
+_DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def _doc(text: str, **constraints: Any) -> dict[str, Any]:
+    """A field's description and JSON Schema constraints, which `schema.json_schema()` publishes."""
+    return {"description": text, "schema": constraints}
 
 
 @dataclass(frozen=True)
 class Bound:
     """An absolute bar on one metric: at least `min` and/or at most `max`."""
 
-    min: float | None = None
-    max: float | None = None
+    min: float | None = field(default=None, metadata=_doc("The metric must be at least this."))
+    max: float | None = field(default=None, metadata=_doc("The metric must be at most this."))
 
     def violation(self, metric: str, value: float) -> str | None:
         if self.min is not None and value < self.min:
@@ -44,18 +53,78 @@ class Bound:
 class Serving:
     """MLServer adaptive batching for the local target (1 and 0 disable it)."""
 
-    max_batch_size: int = 1
-    max_batch_time: float = 0.0
+    max_batch_size: int = field(default=1, metadata=_doc("Requests MLServer batches together (1: none).", minimum=1))
+    max_batch_time: float = field(
+        default=0.0, metadata=_doc("Seconds MLServer waits to fill a batch (0: none).", minimum=0)
+    )
+
+
+@dataclass(frozen=True)
+class Gates:
+    """What a canary must show against the champion, over the judge's window, to be finalized.
+
+    Every gate compares the two versions on the same live traffic: the canary's failed model calls as a share
+    of its calls, its p99 latency as a multiple of the champion's, the population stability index of its scores
+    against the champion's, and (once `min_labelled` predictions of each have an outcome) how far its precision
+    and recall fall below the champion's.
+    """
+
+    max_error_ratio: float = field(
+        default=0.02, metadata=_doc("Largest share of the canary's model calls that may fail.", minimum=0)
+    )
+    max_latency_p99_ratio: float = field(
+        default=2.0, metadata=_doc("Largest p99 latency of the canary, as a multiple of the champion's.", minimum=0)
+    )
+    max_score_psi: float = field(
+        default=0.25, metadata=_doc("Largest PSI of the canary's scores against the champion's.", minimum=0)
+    )
+    max_quality_drop: float = field(
+        default=0.1, metadata=_doc("Largest fall of precision or recall below the champion's.", minimum=0)
+    )
+    min_labelled: int = field(
+        default=30, metadata=_doc("Predictions of each version with an outcome before quality is compared.", minimum=1)
+    )
+
+
+@dataclass(frozen=True)
+class Canary:
+    """How the judge ends a canary: after `duration` seconds with at least `min_requests` calls per version.
+
+    With fewer calls the window is extended once by `duration`; still too few, and the canary is rolled back.
+    """
+
+    duration: float = field(
+        default=600.0,
+        metadata=_doc(
+            "The judge's window: seconds, or a duration like 90s, 10m, 1h.",
+            anyOf=[{"type": "number", "exclusiveMinimum": 0}, {"type": "string", "pattern": _DURATION.pattern}],
+        ),
+    )
+    min_requests: int = field(default=50, metadata=_doc("Model calls each version needs in the window.", minimum=1))
+    gates: Gates = field(default=Gates(), metadata=_doc("What the canary must show against the champion."))
 
 
 @dataclass(frozen=True)
 class Policy:
-    metric: str
-    direction: str = "max"
-    thresholds: dict[str, Bound] = field(default_factory=dict)
-    min_margin: float = 0.0
-    canary_traffic: int = 10
-    serving: Serving = Serving()
+    """Which runs may become the champion, and how: a recipe's `promotion:` section or `mlp-promote --policy`."""
+
+    metric: str = field(metadata=_doc("The run metric that ranks candidates against the champion.", minLength=1))
+    direction: str = field(
+        default="max",
+        metadata=_doc("Whether more or less of the metric is better.", enum=[*DIRECTIONS, *DIRECTION_ALIASES]),
+    )
+    thresholds: dict[str, Bound] = field(
+        default_factory=dict,
+        metadata=_doc("Absolute bars by metric; a bare number only for `metric`, as the bar in its direction."),
+    )
+    min_margin: float = field(
+        default=0.0, metadata=_doc("How much better than the champion a candidate must be.", minimum=0)
+    )
+    canary_traffic: int = field(
+        default=10, metadata=_doc("Percent of traffic a canary gets (0: promote at once).", minimum=0, maximum=99)
+    )
+    serving: Serving = field(default=Serving(), metadata=_doc("The local model server's adaptive batching."))
+    canary: Canary = field(default=Canary(), metadata=_doc("How the judge ends a canary."))
 
     def improvement(self, candidate: float, champion: float) -> float:
         """How much better the candidate is, positive when better whatever the direction."""
@@ -109,6 +178,7 @@ def parse_policy(data: Any, where: str = "policy") -> Policy:
         min_margin=min_margin,
         canary_traffic=canary,
         serving=_serving(serving_data, where),
+        canary=_canary(data.get("canary") or {}, where),
     )
 
 
@@ -146,6 +216,55 @@ def _serving(data: dict[str, Any], section: str) -> Serving:
     if time_ < 0:
         raise PolicyError(f"{section}.serving.max_batch_time must be >= 0 (seconds)")
     return Serving(max_batch_size=size, max_batch_time=time_)
+
+
+def _canary(data: Any, section: str) -> Canary:
+    where = f"{section}.canary"
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where} must be a mapping with duration, min_requests and gates")
+    unknown = set(data) - _CANARY
+    if unknown:
+        raise PolicyError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
+    default = Canary()
+    duration = parse_duration(data.get("duration", default.duration), f"{where}.duration")
+    requests = _count(data.get("min_requests", default.min_requests), f"{where}.min_requests")
+    gates_data = data.get("gates") or {}
+    if not isinstance(gates_data, dict):
+        raise PolicyError(f"{where}.gates must be a mapping of gate names to bounds")
+    gate_names = {f.name for f in fields(Gates)}
+    unknown = set(gates_data) - gate_names
+    if unknown:
+        raise PolicyError(f"{where}.gates has unknown fields: {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    for name in gate_names & gates_data.keys():
+        if name == "min_labelled":
+            values[name] = _count(gates_data[name], f"{where}.gates.{name}")
+            continue
+        value = _number(gates_data[name], f"{where}.gates.{name}")
+        if value < 0:
+            raise PolicyError(f"{where}.gates.{name} must be >= 0")
+        values[name] = value
+    return Canary(duration=duration, min_requests=requests, gates=Gates(**values))
+
+
+def parse_duration(value: Any, where: str) -> float:
+    """Seconds, from a number of seconds or a text like `90s`, `10m`, `1.5h`; must be positive."""
+    if isinstance(value, str):
+        match = _DURATION.match(value.strip())
+        if not match:
+            raise PolicyError(f"{where} must be seconds or a duration like 90s, 10m, 1h; not {value!r}")
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2) or "s"]
+    else:
+        seconds = _number(value, where)
+    if seconds <= 0:
+        raise PolicyError(f"{where} must be positive")
+    return seconds
+
+
+def _count(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise PolicyError(f"{where} must be an integer >= 1")
+    return value
 
 
 def _number(value: Any, where: str) -> float:

@@ -2,7 +2,7 @@
 
 `python -m mlplatform.observability.dashboards` writes them into charts/mlplatform/dashboards/, where the
 chart turns each file into a ConfigMap Grafana's sidecar loads; `--check` fails when a file is not what
-the code generates. Hand-written dashboards may sit beside them when listed in HAND_WRITTEN.
+the code generates, or when no module generates it.
 """
 
 from __future__ import annotations

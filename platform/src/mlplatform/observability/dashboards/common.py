@@ -161,6 +161,7 @@ def build(
     description: str,
     variables: Sequence[cogbuilder.Builder[model.VariableModel]],
     rows: Sequence[tuple[str, Sequence[cogbuilder.Builder[model.Panel]]]],
+    annotations: Sequence[db.AnnotationQuery] = (),
 ) -> db.Dashboard:
     """A dashboard with the platform's conventions: UTC, 30s refresh, last 3 hours, read-only."""
     dashboard = (
@@ -177,11 +178,25 @@ def build(
     )
     for variable in variables:
         dashboard = dashboard.with_variable(variable)
+    for annotation in annotations:
+        dashboard = dashboard.annotation(annotation)
     for row_title, panels in rows:
         dashboard = dashboard.with_row(db.Row(row_title))
         for panel in panels:
             dashboard = dashboard.with_panel(panel)
     return dashboard
+
+
+def canary_decisions(selector: str) -> db.AnnotationQuery:
+    """The canary judge's decisions (finalized, rolled_back), marked on every graph for two minutes after each."""
+    return (
+        db.AnnotationQuery()
+        .name("Canary decisions")
+        .datasource(DATASOURCE)
+        .enable(True)
+        .icon_color("orange")
+        .expr(f"(time() - mlp_model_canary_judged_timestamp_seconds{{{selector}}}) < 120")
+    )
 
 
 def rate_by(metric: str, by: str, selector: str, window: str = RATE) -> str:

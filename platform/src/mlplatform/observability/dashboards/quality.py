@@ -13,6 +13,7 @@ from mlplatform.observability.dashboards.common import (
     RATE,
     Query,
     build,
+    canary_decisions,
     distribution,
     graph,
     label_variable,
@@ -67,6 +68,31 @@ def dashboard() -> db.Dashboard:
             Query(f"sum by (le) (increase(mlp_model_prediction_bucket{{{SEL}}}[$__range]))", "{{le}}"),
         ),
         graph(
+            "Judge's input: share of positive predictions by version",
+            "Share of each version's logged predictions above 0.5 over 5 minutes: canary against champion on the "
+            "score histogram the judge's score_psi gate compares. Orange marks: the judge's decisions.",
+            [
+                Query(
+                    f'1 - sum by (model, version) (rate(mlp_model_prediction_bucket{{{SEL}, le="0.5"}}[{RATE}]))'
+                    f" / sum by (model, version) (rate(mlp_model_prediction_count{{{SEL}}}[{RATE}]))",
+                    "{{model}} v{{version}}",
+                )
+            ],
+            unit="percentunit",
+        ),
+        graph(
+            "Judge's input: predictions with an outcome, by version and outcome",
+            "Logged predictions joined with their label (is_fraud on the warehouse's change topic) per second: the "
+            "true/false positives and negatives behind the judge's precision_drop and recall_drop gates.",
+            [
+                Query(
+                    rate_by("mlp_model_outcomes_total", "model, version, outcome", SEL, RATE),
+                    "{{model}} v{{version}} {{outcome}}",
+                )
+            ],
+            unit="ops",
+        ),
+        graph(
             "Mean prediction by version",
             "Mean of each version's latest predictions (the drift window).",
             [Query(f"max by (model, version) (mlp_model_prediction_mean{{{SEL}}})", "{{model}} v{{version}}")],
@@ -108,4 +134,5 @@ def dashboard() -> db.Dashboard:
         "Registered models: champion and challenger metrics, what the served models predict, feature drift.",
         [label_variable("model", "Model", '{__name__=~"mlp_model_alias_info|mlp_model_drift_window_records"}')],
         [("Registry", registry), ("Predictions", predictions), ("Drift", drift)],
+        [canary_decisions(SEL)],
     )

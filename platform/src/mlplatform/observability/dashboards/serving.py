@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as db
 
-from mlplatform.observability.dashboards.common import NS, RATE, Query, build, graph, label_variable, or_zero, rate_by
+from mlplatform.observability.dashboards.common import (
+    NS,
+    RATE,
+    Query,
+    build,
+    canary_decisions,
+    graph,
+    label_variable,
+    or_zero,
+    rate_by,
+)
 
 FILE = "model-serving.json"
 SEL = f'{NS}, model=~"$model"'
@@ -92,7 +102,21 @@ def dashboard() -> db.Dashboard:
             unit="s",
         ),
     ]
+    calls, failed_calls = "mlp_stream_model_call_seconds_count", f'{SEL}, outcome!="ok"'
     canary = [
+        graph(
+            "Judge's input: failed model calls by version (scoring client)",
+            "Share of the scoring processor's calls to each version that failed: the canary judge's error_ratio gate "
+            "(a failed canary call is retried on the champion, so no event is lost). Orange marks: its decisions.",
+            [
+                Query(
+                    f"{or_zero(rate_by(calls, 'model, version', failed_calls), rate_by(calls, 'model, version', SEL))}"
+                    f" / {rate_by(calls, 'model, version', SEL)}",
+                    "{{model}} v{{version}}",
+                )
+            ],
+            unit="percentunit",
+        ),
         graph(
             "Traffic share by predictor and version",
             "Share of each model's requests served by each predictor (champion, canary) and version.",
@@ -125,4 +149,5 @@ def dashboard() -> db.Dashboard:
         "Served models: traffic, latency and errors per model, version and predictor.",
         [label_variable("model", "Model", "model_infer_request_success_total")],
         [("Traffic", traffic), ("Latency", latency), ("Canary vs champion", canary)],
+        [canary_decisions(SEL)],
     )

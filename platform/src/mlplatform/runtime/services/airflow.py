@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import httpx
 
@@ -54,6 +55,10 @@ class Airflow(Service):
     def argv(self) -> list[str]:
         return [str(self.tools.python_env("pipelines") / "bin" / "airflow"), "standalone"]
 
+    @property
+    def recipes_dir(self) -> Path:
+        return self.options.recipes_dir or PIPELINES / "recipes"
+
     def environment(self) -> dict[str, str]:
         a, s = self.options, self.settings
         pg, host = s.postgres, s.host
@@ -63,11 +68,11 @@ class Airflow(Service):
             # standalone starts its components as `airflow …` from PATH: they must be this environment's.
             "PATH": f"{venv_bin}{os.pathsep}{os.environ.get('PATH', '/usr/bin:/bin')}",
             "AIRFLOW_HOME": str(self.data_dir),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(PIPELINES / "recipes"),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.recipes_dir),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(a.parallelism),
-            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+            "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": str(a.paused_at_creation),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://{host}:{a.port}/execution/",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{a.admin_user}:admin",
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": self.passwords_file,
@@ -88,6 +93,7 @@ class Airflow(Service):
             "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
             # The pipelines' own settings: local mode against this platform.
             "MLP_PIPELINES__MODE": "local",
+            "MLP_PIPELINES__RECIPES_DIR": str(self.recipes_dir),
             "MLP_PIPELINES__MLFLOW_TRACKING_URI": f"http://{host}:{s.mlflow.port}",
             "MLP_PIPELINES__PROMETHEUS_URL": f"http://{host}:{s.prometheus.port}",
             "MLP_PIPELINES__WAREHOUSE_DSN": f"host={host} port={pg.port} dbname=warehouse user={pg.user}",

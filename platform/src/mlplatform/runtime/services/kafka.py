@@ -124,7 +124,8 @@ class Kafka(JavaService):
 
     def initialize(self) -> None:
         """(Re)set the SCRAM users, as Strimzi's User Operator does for KafkaUsers."""
-        users = [self.settings.kafka.processors_user, self.settings.kafka.exporter_user]
+        k = self.settings.kafka
+        users = [k.processors_user, k.exporter_user, k.tools_user]
         admin = KafkaAdminClient(bootstrap_servers=self.bootstrap_servers, request_timeout_ms=10_000)
         try:
             errors = admin.alter_user_scram_credentials(

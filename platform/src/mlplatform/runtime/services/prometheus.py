@@ -8,7 +8,7 @@ the same dashboards and rules work on a laptop.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,6 @@ class ScrapeTarget:
     #: Dotted path of the setting with the port, e.g. "kafka.metrics_port".
     port_setting: str
     path: str = "/metrics"
-    labels: dict[str, str] = field(default_factory=dict)
 
     def port(self, settings: Settings) -> int | None:
         value: Any = settings
@@ -70,7 +69,6 @@ class Prometheus(Service):
 
     def config(self) -> dict[str, Any]:
         interval = self.settings.prometheus.scrape_interval
-        labels = {t.job: t.labels for t in TARGETS}
         return {
             "global": {"scrape_interval": interval, "evaluation_interval": interval},
             "rule_files": [str(path) for path in rule_files()],
@@ -81,7 +79,7 @@ class Prometheus(Service):
                     "static_configs": [
                         {
                             "targets": [f"{self.settings.host}:{port}"],
-                            "labels": {"namespace": NAMESPACE, **labels.get(job, {})},
+                            "labels": {"namespace": NAMESPACE},
                         }
                     ],
                 }

@@ -52,3 +52,10 @@ class ScoringProcessor(StreamProcessor):
     name = "scoring"
     entry_point = "mlp-scoring"
     metrics_setting = "scoring_metrics_port"
+
+    def environment(self) -> dict[str, str]:
+        # The registry's aliases give the champion/canary split; each version answers on its own MLServer URL.
+        return {
+            **super().environment(),
+            "MLP_STREAMING__MLFLOW_URL": f"http://{self.settings.host}:{self.settings.mlflow.port}",
+        }
