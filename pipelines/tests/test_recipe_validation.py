@@ -103,8 +103,8 @@ def test_cli_show_prints_tasks_in_order(capsys: pytest.CaptureFixture[str]) -> N
     assert cli.main(["--recipes", str(RECIPES), "--mode", "kubernetes", "show", "fraud-detection"]) == 0
     documents = list(yaml.safe_load_all(capsys.readouterr().out))
     main = documents[0]
-    assert [task["task"] for task in main["tasks"]] == ["quality_gate", "train", "promote"]
-    assert main["tasks"][1]["pod"]["spec"]["serviceAccountName"] == "mlp-pipelines"
+    assert [task["task"] for task in main["tasks"]] == ["debounce", "quality_gate", "train", "promote", "judge"]
+    assert main["tasks"][2]["pod"]["spec"]["serviceAccountName"] == "mlp-pipelines"
     assert cli.main(["--recipes", str(RECIPES), "show", "unknown"]) == 2
 
 
@@ -116,3 +116,19 @@ def test_the_promotion_section_is_the_promoters_own_policy_model() -> None:
     assert parse_policy(json.loads(recipe.promotion.to_json())) == recipe.promotion
     spelled = {**BASE["promotion"], "direction": "maximize", "thresholds": {"roc_auc": 0.9}}
     assert Recipe.model_validate({**BASE, "promotion": spelled}).promotion.direction == "max"
+
+
+# The policy cases every reader of the policy is held to (the promoter's tests and the schema's read them too).
+POLICY_CASES = json.loads((REPO_ROOT / "pipelines/promoter/policy/tests/cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", POLICY_CASES, ids=[case["name"] for case in POLICY_CASES])
+def test_the_recipe_validator_gives_the_shared_policy_verdicts(recipe_dir: Path, case: dict[str, object]) -> None:
+    path = write(recipe_dir, "policy", promotion=case["policy"])
+    if case["valid"]:
+        assert load_recipe(path).promotion == parse_policy(case["policy"])
+        return
+    with pytest.raises(RecipeError) as error:
+        load_recipe(path)
+    assert f"{path}" in str(error.value) and "promotion" in str(error.value)
+    assert str(case["error"]) in str(error.value)

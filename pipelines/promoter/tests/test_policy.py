@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mlp_policy import PolicyError, parse_policy
+from mlp_policy.schema import json_schema
 from mlp_promoter.errors import PromoterError
 from mlp_promoter.policy import load_policy
 
@@ -51,3 +53,27 @@ def test_the_command_line_turns_a_bad_policy_into_bad_input() -> None:
     with pytest.raises(PromoterError, match=r"policy\.canary_traffic") as raised:
         load_policy(json.dumps({"metric": "a", "canary_traffic": 100}))
     assert raised.value.exit_code == 2
+
+
+POLICY = Path(__file__).resolve().parents[1] / "policy"
+# The policy cases every reader of the policy is held to (the recipe validator's tests and the schema's read them too).
+CASES = json.loads((POLICY / "tests" / "cases.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["name"] for case in CASES])
+def test_the_promoter_gives_the_shared_policy_verdicts(case: dict[str, object]) -> None:
+    document = json.dumps(case["policy"])
+    if case["valid"]:
+        assert load_policy(document) == parse_policy(case["policy"])
+        return
+    with pytest.raises(PromoterError) as raised:
+        load_policy(document)
+    assert raised.value.exit_code == 2 and str(case["error"]) in str(raised.value)
+
+
+def test_the_committed_schema_is_the_generated_one() -> None:
+    committed = json.loads((POLICY / "policy.schema.json").read_text())
+    assert committed == json_schema(), (
+        "policy.schema.json is stale: regenerate it with "
+        "`pipelines/promoter/.venv/bin/python -m mlp_policy.schema > pipelines/promoter/policy/policy.schema.json`"
+    )
