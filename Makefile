@@ -18,7 +18,8 @@ PYTHON := $(VENV)/bin/python
 PYTEST_ARGS ?=
 SERVICE ?= mlflow
 
-.PHONY: help bootstrap setup up down status logs test bench demo lint cluster-up cluster-down cluster-status images
+.PHONY: help bootstrap setup envs up down status logs test unit bench demo lint cluster-up cluster-down cluster-status \
+	images
 
 help: ## Show the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-15s\033[0m %s\n", $$1, $$2}' Makefile
@@ -31,6 +32,11 @@ bootstrap: ## Install uv and the platform's own Python environment
 setup: bootstrap ## Install every tool and environment (idempotent; slow work is cached in $(MLP_CACHE_DIR))
 	@$(MLP) setup
 	@$(MAKE) --no-print-directory chart-deps
+
+# The components' own environments, synced from their locks as `mlp setup` does (quick when they are current).
+PYTHON_PROJECTS := streaming pipelines pipelines/promoter examples/fraud-detection
+envs: bootstrap ## The components' Python environments alone (no tools, no services)
+	@for project in $(PYTHON_PROJECTS); do $(UV) sync --locked --quiet --compile-bytecode --project $$project || exit 1; done
 
 up: setup ## Start the platform as local processes
 	@$(MLP) up
@@ -61,10 +67,13 @@ cluster-status: bootstrap ## Each control-plane component, the server version an
 # Each component's unit tests run in its own environment; tests/ runs against real services.
 UNIT_TEST_ENVS := streaming pipelines pipelines/promoter
 
-test: setup ## Run the test suite: every component's unit tests, then tests/ against real services
+unit: envs ## Every component's unit tests, each in its own environment; starts nothing
 	@for project in $(UNIT_TEST_ENVS); do \
 	  echo "== unit tests of $$project"; $$project/.venv/bin/pytest -q -p no:cacheprovider $$project/tests || exit 1; \
 	done
+
+test: setup ## Run the test suite: every component's unit tests, then tests/ against real services
+	@$(MAKE) --no-print-directory unit
 	@$(VENV)/bin/pytest tests $(PYTEST_ARGS)
 
 bench: setup ## Benchmarks, each printed as a ratio against a baseline measured in the same run
@@ -83,9 +92,16 @@ PUSH ?=
 images: chart-deps ## Build our images, tagged as the PROFILE's render names them (BUILDER=docker|podman|buildah, PUSH=1)
 	@$(OWN_IMAGES) build --profile $(PROFILE) $(if $(BUILDER),--builder '$(BUILDER)') $(if $(filter 1 true yes,$(PUSH)),--push)
 
-lint: bootstrap chart-lint ## Ruff, mypy and helm lint
-	@$(VENV)/bin/ruff check platform/src tests charts/scripts
-	@$(VENV)/bin/ruff format --check platform/src tests charts/scripts
+lint: setup chart-lint ## Ruff check and format, mypy of every Python project in its own environment, dashboards, helm lint
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check .
+	@echo "== mypy"
 	@cd platform && .venv/bin/mypy src
+	@cd streaming && .venv/bin/mypy src
+	@cd pipelines && .venv/bin/mypy src
+	@cd pipelines/promoter && .venv/bin/mypy src policy/src  # the policy package too, in the promoter's environment
+	@cd examples/fraud-detection && .venv/bin/mypy .
+	@echo "== dashboards are what their generator writes"
+	@cd platform && .venv/bin/python -m mlplatform.observability.dashboards --check
 
 include charts/chart.mk
