@@ -34,7 +34,7 @@ setup: bootstrap ## Install every tool and environment (idempotent; slow work is
 	@$(MAKE) --no-print-directory chart-deps
 
 # The components' own environments, synced from their locks as `mlp setup` does (quick when they are current).
-PYTHON_PROJECTS := streaming pipelines pipelines/promoter examples/fraud-detection
+PYTHON_PROJECTS := streaming pipelines pipelines/promoter examples/fraud-detection platform/runtimes/mlserver
 envs: bootstrap ## The components' Python environments alone (no tools, no services)
 	@for project in $(PYTHON_PROJECTS); do $(UV) sync --locked --quiet --compile-bytecode --project $$project || exit 1; done
 
@@ -101,6 +101,7 @@ lint: setup chart-lint ## Ruff check and format, mypy of every Python project in
 	@cd pipelines && .venv/bin/mypy src
 	@cd pipelines/promoter && .venv/bin/mypy src policy/src  # the policy package too, in the promoter's environment
 	@cd examples/fraud-detection && .venv/bin/mypy .
+	@cd platform/runtimes/mlserver && .venv/bin/mypy src
 	@echo "== dashboards are what their generator writes"
 	@cd platform && .venv/bin/python -m mlplatform.observability.dashboards --check
 

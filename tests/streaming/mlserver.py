@@ -46,9 +46,10 @@ def model_columns() -> list[str]:
 
 
 class MLServer:
-    """`mlserver start` on free ports with one model, `name`, version `version`."""
+    """`mlserver start` on free ports with one model, `name`, version `version`, trained on the processor's
+    columns and `extra_columns` (a model that needs a column the processor does not send)."""
 
-    def __init__(self, workdir: Path, name: str, version: str) -> None:
+    def __init__(self, workdir: Path, name: str, version: str, extra_columns: tuple[str, ...] = ()) -> None:
         self.workdir, self.name, self.version = workdir, name, version
         self.http_port, grpc_port, metrics_port = free_ports(3)
         self.process: subprocess.Popen[bytes] | None = None
@@ -58,7 +59,7 @@ class MLServer:
                 str(MLSERVER_BIN / "python"),
                 "-c",
                 TRAIN,
-                json.dumps(model_columns()),
+                json.dumps([*model_columns(), *extra_columns]),
                 str(model_dir),
             ],
             check=True,
@@ -78,7 +79,7 @@ class MLServer:
             json.dumps(
                 {
                     "name": name,
-                    "implementation": "mlserver_mlflow.MLflowRuntime",
+                    "implementation": "mlp_mlserver.CheckedMLflowRuntime",
                     "parameters": {"uri": str(model_dir), "version": version},
                 }
             )

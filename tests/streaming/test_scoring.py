@@ -129,3 +129,44 @@ def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_awa
         predictions.close()
         log.close()
         dead.close()
+
+
+def test_events_a_model_cannot_take_are_dead_lettered_with_the_reason_not_counted_as_an_outage(
+    streams: Streams, tmp_path: Path
+) -> None:
+    """A model that needs a column the processor does not send: MLServer answers 400 naming it, and every event
+    goes to the dead-letter topic with that message; the breaker stays closed however many calls are refused."""
+    (tmp_path / "mlserver").mkdir()
+    server = MLServer(tmp_path / "mlserver", "fraud-wider", "2", extra_columns=("merchant_risk",)).start()
+    streams.extra.update(
+        {
+            "MLP_STREAMING__MODEL_URL": server.url,
+            "MLP_STREAMING__MODEL_NAME": server.name,
+            "MLP_STREAMING__BATCH_SIZE": "1",
+            "MLP_STREAMING__MODEL_ATTEMPTS": "3",
+            "MLP_STREAMING__BREAKER_FAILURE_THRESHOLD": "2",
+            "MLP_STREAMING__BREAKER_RESET_SECONDS": "60",
+        }
+    )
+    features_topic = streams.topic("features")
+    create_topic(streams.settings, features_topic, 1)
+    sent = [(b"a", vector(f"w-{i}", f"acct-{i}", 10.0 * i)) for i in range(6)]
+    produce(streams.settings, features_topic, sent)
+    worker = streams.processor("scoring").start()
+    dead = TopicReader(streams.settings, streams.topic("dead-letter"))
+    try:
+        dead.wait(lambda v: len(v) >= len(sent), 90, "every event the model refused to be dead-lettered")
+
+        assert {d["payload"]["id"] for d in dead.values} == {f"w-{i}" for i in range(6)}
+        assert {d["reason"] for d in dead.values} == {"model_request_rejected"}  # never circuit_open
+        for record in dead.values:
+            assert "HTTP 400" in record["detail"] and "missing input(s): merchant_risk" in record["detail"]
+            assert "merchant_risk (double)" in record["detail"]
+        assert worker.metric("mlp_stream_circuit_breaker_open", processor="scoring") == 0.0
+        # Refused requests are not retried: one call per batch.
+        refused = {"processor": "scoring", "model": server.name, "outcome": "model_request_rejected"}
+        assert worker.metric("mlp_stream_model_call_seconds_count", **refused, version="none") == len(sent)
+        assert worker.alive, worker.log_tail()
+    finally:
+        dead.close()
+        server.stop()

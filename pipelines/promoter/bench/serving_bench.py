@@ -151,7 +151,7 @@ def prepare_model(args: argparse.Namespace, workdir: Path) -> Path:
         subprocess.run([str(MLSERVER_ENV / "python"), "-c", _MAKE_MODEL, str(target), ",".join(FEATURES)], check=True)
     settings = {
         "name": "bench",
-        "implementation": "mlserver_mlflow.MLflowRuntime",
+        "implementation": "mlp_mlserver.CheckedMLflowRuntime",
         "max_batch_size": args.max_batch_size,
         "max_batch_time": args.max_batch_time,
         "parameters": {"uri": "./model", "version": "1"},

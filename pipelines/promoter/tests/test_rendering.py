@@ -61,7 +61,7 @@ def test_local_model_settings_carry_batching_and_version(tmp_path: Path) -> None
     rollouts = [Rollout("7", "mlflow-artifacts:/1/models/m-a/artifacts", 100)]
     planned = local.plan("fraud detector", rollouts, Serving(max_batch_size=16, max_batch_time=0.005), target)
     settings = planned["model_settings"][str(tmp_path / "fraud-detector" / "7" / "model-settings.json")]
-    assert settings["name"] == "fraud-detector" and settings["implementation"] == "mlserver_mlflow.MLflowRuntime"
+    assert settings["name"] == "fraud-detector" and settings["implementation"] == "mlp_mlserver.CheckedMLflowRuntime"
     assert (settings["max_batch_size"], settings["max_batch_time"]) == (16, 0.005)
     assert settings["parameters"] == {"uri": "./model", "version": "7"}
     assert planned["infer_url"] == "http://127.0.0.1:8090/v2/models/fraud-detector/infer"

@@ -35,7 +35,9 @@ from mlp_promoter.targets import Rollout, Target
 
 SETTINGS = "model-settings.json"
 RETIRED = "model-settings.json.retired"
-RUNTIME = "mlserver_mlflow.MLflowRuntime"
+# The platform model server's MLflow runtime (platform/runtimes/mlserver): a request that does not fit the
+# signature gets a 400 naming the problem instead of a 500.
+RUNTIME = "mlp_mlserver.CheckedMLflowRuntime"
 
 log = logging.getLogger(__name__)
 

@@ -94,7 +94,7 @@ class V2Client:
                 f"{f' version {version}' if version else ''} is served (promote one, or set MLP_STREAMING__MODEL_NAME)",
             )
         if response.status_code >= 400:
-            raise ModelRequestRejected("model_request_rejected", f"HTTP {response.status_code}: {response.text[:300]}")
+            raise ModelRequestRejected("model_request_rejected", f"HTTP {response.status_code}: {_error(response)}")
         return self._parse(request_id, len(rows), response, version)
 
     def _parse(self, request_id: str, count: int, response: httpx.Response, version: str | None) -> Inference:
@@ -112,3 +112,12 @@ class V2Client:
         predictions = data if width == 1 else [data[i * width : (i + 1) * width] for i in range(count)]
         answered = body.get("model_version") or version
         return Inference(request_id, body.get("model_name") or self.model_name, answered, predictions)
+
+
+def _error(response: httpx.Response) -> str:
+    """The server's own message (MLServer's `{"error": ...}`, which names the inputs at fault), else the body."""
+    try:
+        message = response.json().get("error")
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or response.text)[:1000]
