@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import free_ports
 from tests.runtime.helpers import wait_for
@@ -126,3 +129,16 @@ class MLServer:
 
     def log_tail(self) -> str:
         return (self.workdir / "mlserver.log").read_text(errors="replace")[-3000:]
+
+
+@contextlib.contextmanager
+def serving(workdir: Path, name: str, version: str, extra_columns: tuple[str, ...] = ()) -> Iterator[MLServer]:
+    """A real MLServer with one model, stopped afterwards even when it fails to start."""
+    if not (MLSERVER_BIN / "mlserver").exists():
+        pytest.fail(f"{MLSERVER_BIN} is missing: run `uv sync --locked --project platform/runtimes/mlserver`")
+    workdir.mkdir()
+    server = MLServer(workdir, name, version, extra_columns)
+    try:
+        yield server.start()
+    finally:
+        server.stop()

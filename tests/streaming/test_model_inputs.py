@@ -7,23 +7,18 @@ own MLflow runtime answers such requests with a bare 500, which a client cannot 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.streaming.mlserver import MLServer, model_columns
+from tests.streaming.mlserver import MLServer, model_columns, serving
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MLServer]:
-    workdir: Path = tmp_path_factory.mktemp("mlserver-inputs")
-    served = MLServer(workdir, "fraud-inputs", "3")
-    try:
-        yield served.start()
-    finally:
-        served.stop()
+    with serving(tmp_path_factory.mktemp("mlserver-inputs") / "mlserver", "fraud-inputs", "3") as server:
+        yield server
 
 
 def column(name: str, data: list[Any], datatype: str = "FP64") -> dict[str, Any]:

@@ -16,7 +16,7 @@ from tests.streaming.helpers import (
     create_topic,
     produce,
 )
-from tests.streaming.mlserver import MLSERVER_BIN, THRESHOLD, MLServer
+from tests.streaming.mlserver import THRESHOLD, MLServer, serving
 
 
 def vector(vid: str, account: str, amount: float) -> bytes:
@@ -34,33 +34,31 @@ def vector(vid: str, account: str, amount: float) -> bytes:
     ).encode()
 
 
+def score_with(streams: Streams, server: MLServer, **settings: str) -> None:
+    """The scoring processor's settings: `server`'s model, and MLP_STREAMING__<NAME> for each of `settings`."""
+    streams.extra.update({"MLP_STREAMING__MODEL_URL": server.url, "MLP_STREAMING__MODEL_NAME": server.name})
+    streams.extra.update({f"MLP_STREAMING__{name.upper()}": value for name, value in settings.items()})
+
+
 @pytest.fixture
 def mlserver(tmp_path: Path) -> Iterator[MLServer]:
-    if not (MLSERVER_BIN / "mlserver").exists():
-        pytest.fail(f"{MLSERVER_BIN} is missing: run `uv sync --locked --project platform/runtimes/mlserver`")
-    (tmp_path / "mlserver").mkdir()
-    server = MLServer(tmp_path / "mlserver", "fraud-test", "v7")
-    try:
-        yield server.start()
-    finally:
-        server.stop()
+    with serving(tmp_path / "mlserver", "fraud-test", "v7") as server:
+        yield server
 
 
 def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_away(
     streams: Streams, mlserver: MLServer
 ) -> None:
-    streams.extra.update(
-        {
-            "MLP_STREAMING__MODEL_URL": mlserver.url,
-            "MLP_STREAMING__MODEL_NAME": mlserver.name,
-            "MLP_STREAMING__BATCH_SIZE": "4",
-            "MLP_STREAMING__BATCH_TIMEOUT_SECONDS": "0.3",
-            "MLP_STREAMING__MODEL_TIMEOUT_SECONDS": "1",
-            "MLP_STREAMING__MODEL_ATTEMPTS": "2",
-            "MLP_STREAMING__RETRY_BACKOFF_SECONDS": "0.05",
-            "MLP_STREAMING__BREAKER_FAILURE_THRESHOLD": "2",
-            "MLP_STREAMING__BREAKER_RESET_SECONDS": "60",
-        }
+    score_with(
+        streams,
+        mlserver,
+        batch_size="4",
+        batch_timeout_seconds="0.3",
+        model_timeout_seconds="1",
+        model_attempts="2",
+        retry_backoff_seconds="0.05",
+        breaker_failure_threshold="2",
+        breaker_reset_seconds="60",
     )
     features_topic = streams.topic("features")
     create_topic(streams.settings, features_topic, 1)
@@ -131,22 +129,21 @@ def test_vectors_are_scored_logged_and_the_breaker_opens_when_the_model_goes_awa
         dead.close()
 
 
+@pytest.fixture
+def wider_mlserver(tmp_path: Path) -> Iterator[MLServer]:
+    """A model that also needs `merchant_risk`, a column the processor does not send."""
+    with serving(tmp_path / "mlserver", "fraud-wider", "2", extra_columns=("merchant_risk",)) as server:
+        yield server
+
+
 def test_events_a_model_cannot_take_are_dead_lettered_with_the_reason_not_counted_as_an_outage(
-    streams: Streams, tmp_path: Path
+    streams: Streams, wider_mlserver: MLServer
 ) -> None:
-    """A model that needs a column the processor does not send: MLServer answers 400 naming it, and every event
-    goes to the dead-letter topic with that message; the breaker stays closed however many calls are refused."""
-    (tmp_path / "mlserver").mkdir()
-    server = MLServer(tmp_path / "mlserver", "fraud-wider", "2", extra_columns=("merchant_risk",)).start()
-    streams.extra.update(
-        {
-            "MLP_STREAMING__MODEL_URL": server.url,
-            "MLP_STREAMING__MODEL_NAME": server.name,
-            "MLP_STREAMING__BATCH_SIZE": "1",
-            "MLP_STREAMING__MODEL_ATTEMPTS": "3",
-            "MLP_STREAMING__BREAKER_FAILURE_THRESHOLD": "2",
-            "MLP_STREAMING__BREAKER_RESET_SECONDS": "60",
-        }
+    """MLServer answers 400 naming the missing column, and every event goes to the dead-letter topic with that
+    message; the breaker stays closed however many calls are refused."""
+    server = wider_mlserver
+    score_with(
+        streams, server, batch_size="1", model_attempts="3", breaker_failure_threshold="2", breaker_reset_seconds="60"
     )
     features_topic = streams.topic("features")
     create_topic(streams.settings, features_topic, 1)
@@ -169,4 +166,3 @@ def test_events_a_model_cannot_take_are_dead_lettered_with_the_reason_not_counte
         assert worker.alive, worker.log_tail()
     finally:
         dead.close()
-        server.stop()
