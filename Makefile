@@ -83,6 +83,9 @@ bench: setup ## Benchmarks, each printed as a ratio against a baseline measured 
 	@streaming/.venv/bin/python streaming/bench/feature_throughput.py --start-platform --events 5000
 	@echo "== MLServer (V2) vs mlflow models serve, same model"
 	@pipelines/promoter/.venv/bin/python pipelines/promoter/bench/serving_bench.py
+	@echo "== batch prediction (MinIO to MinIO) vs the online V2 path, same model: rows/s"
+	@platform/runtimes/mlserver/.venv/bin/python platform/runtimes/mlserver/bench/batch_vs_online.py \
+		--minio "$$($(PYTHON) -c 'from mlplatform.config import Settings; from mlplatform.tools import Toolchain; print(Toolchain(Settings()).minio)')"
 
 # The images of our own workloads (charts/scripts/own_images.py): each Dockerfile says which repository it
 # builds (LABEL io.mlplatform.image=...), the chart's render of PROFILE gives the tags. BUILDER picks the

@@ -229,13 +229,25 @@ def requests_of(resources: dict[str, Any] | None) -> tuple[float, float]:
     return cpu(req.get("cpu")), memory(req.get("memory"))
 
 
-def pod_requests(doc: dict[str, Any]) -> Iterator[tuple[str, int, float, float]]:
-    """(name, replicas, cpu, memory) of the pods one object stands for (workloads and operator CRs)."""
+def autoscaled(docs: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """minReplicas of each workload a HorizontalPodAutoscaler sizes, by (kind, name): it sets no replicas itself."""
+    return {
+        (d["spec"]["scaleTargetRef"]["kind"], d["spec"]["scaleTargetRef"]["name"]): int(d["spec"].get("minReplicas", 1))
+        for d in docs
+        if d["kind"] == "HorizontalPodAutoscaler"
+    }
+
+
+def pod_requests(
+    doc: dict[str, Any], scaled: dict[tuple[str, str], int] | None = None
+) -> Iterator[tuple[str, int, float, float]]:
+    """(name, replicas, cpu, memory) of the pods one object stands for (workloads and operator CRs); a workload
+    an autoscaler sizes counts its minReplicas (`scaled`, from `autoscaled`)."""
     kind, spec, name = doc["kind"], doc.get("spec", {}), doc["metadata"]["name"]
     if kind in {"Deployment", "StatefulSet", "DaemonSet"}:
         pod = spec["template"]["spec"]
         totals = [requests_of(c.get("resources")) for c in pod.get("containers", [])]
-        replicas = 1 if kind == "DaemonSet" else int(spec.get("replicas", 1))
+        replicas = 1 if kind == "DaemonSet" else int(spec.get("replicas", (scaled or {}).get((kind, name), 1)))
         yield f"{kind}/{name}", replicas, sum(t[0] for t in totals), sum(t[1] for t in totals)
     elif kind == "KafkaNodePool":
         yield f"{kind}/{name}", int(spec["replicas"]), *requests_of(spec.get("resources"))
@@ -256,8 +268,10 @@ def footprint(profiles: list[str]) -> None:
         layers = profile.split("+")
         rows: list[tuple[str, int, float, float]] = []
         for chart in ("mlplatform-prereqs", "mlplatform"):
-            for doc in documents(template(chart, layers)):
-                rows.extend(pod_requests(doc))
+            docs = list(documents(template(chart, layers)))
+            scaled = autoscaled(docs)
+            for doc in docs:
+                rows.extend(pod_requests(doc, scaled))
         total_cpu = sum(r[1] * r[2] for r in rows)
         total_mem = sum(r[1] * r[3] for r in rows)
         print(f"\n== profile {profile}: requests of the objects rendered (stand-in subcharts excluded)")

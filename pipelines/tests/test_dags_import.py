@@ -1,5 +1,5 @@
-"""Every recipe's DAG file imports without errors and becomes its DAG (plus a watcher for signals); an invalid
-recipe is an import error of its own DAG file, naming the recipe and the field, and the others keep working."""
+"""Every recipe's DAG file imports without errors and becomes its DAGs (training, watchers, batch prediction); an
+invalid recipe is an import error of its own DAG file, naming the recipe and the field, and the others keep working."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def test_dagbag_has_no_import_errors(mode: str, monkeypatch: pytest.MonkeyPatch)
             expected.add(f"{recipe.name}-signal")
         if recipe.triggers.drift:
             expected.add(f"{recipe.name}-drift")
+        if recipe.batch:
+            expected.add(f"{recipe.name}-batch")
     assert expected and set(bag.dag_ids) == expected
     for recipe in load_recipes(RECIPES):
         dag = bag.dags[recipe.name]

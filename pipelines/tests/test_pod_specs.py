@@ -11,7 +11,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.providers.standard.operators.python import PythonOperator
 from airflow.utils.types import DagRunType
 from kubernetes.client import ApiClient
-from mlpipelines.factory import build_dag
+from mlpipelines.factory import build_batch_dag, build_dag
 from mlpipelines.recipe import load_recipe
 from mlpipelines.settings import REPO_ROOT, PipelineSettings
 
@@ -93,6 +93,7 @@ def test_promote_pod(cluster: PipelineSettings) -> None:
                 "min_labelled": 30,
             },
         },
+        "autoscaling": {"min_replicas": 1, "max_replicas": 3, "target_cpu_utilization": 70},
     }
     assert container["envFrom"] == [{"secretRef": {"name": "mlp-airflow-task-env"}}]
     assert container["resources"]["limits"]
@@ -166,3 +167,57 @@ def test_runs_started_by_an_asset_challenge_the_champion_live(
     assert isinstance(in_cluster, KubernetesPodOperator)
     arguments = in_cluster.render_template(in_cluster.arguments, context)
     assert arguments[arguments.index("--compare") + 1] == compare
+
+
+def test_batch_pod_scores_with_the_model_runtime_image(cluster: PipelineSettings) -> None:
+    """The recipe's `batch:` section is a DAG of its own: one pod of the model runtime's image, on its schedule."""
+    dag = build_batch_dag(RECIPE, cluster)
+    assert dag is not None and dag.dag_id == "fraud-detection-batch"
+    assert dag.timetable.expression == "0 4 * * *"
+    task = dag.get_task("predict")
+    assert isinstance(task, KubernetesPodOperator)
+    spec = dict(ApiClient().sanitize_for_serialization(task.build_pod_request_obj(dry_run=True)))
+    (container,) = spec["spec"]["containers"]
+    assert container["image"] == cluster.model_runtime_image == "ghcr.io/mlplatform/model-runtime:0.1.0"
+    assert spec["spec"]["serviceAccountName"] == cluster.service_account
+    assert spec["metadata"]["labels"]["mlplatform/step"] == "batch"
+    command = container["command"] + container["args"]
+    assert command[:2] == ["mlp-batch-predict", "fraud-detector"]
+    assert command[command.index("--input") + 1] == "s3://raw-data/fraud-detection/batch/*.parquet"
+    output = command[command.index("--output") + 1]
+    assert output == "s3://raw-data/fraud-detection/predictions/{{ dag_run.run_after | ds }}"
+    assert command[command.index("--alias") + 1] == "champion"
+    assert command[command.index("--chunk-rows") + 1] == "50000"
+    assert container["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"cpu": "2", "memory": "2Gi"},
+    }
+    assert container["envFrom"] == [{"secretRef": {"name": "mlp-airflow-task-env"}}]
+    assert not {"MLFLOW_TRACKING_URI", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} & set(env_of(container))
+    # Airflow renders the output folder per run: a retry of the same run resumes into it.
+    assert "arguments" in task.template_fields
+
+
+def test_batch_runs_locally_in_the_model_runtime_environment(local: PipelineSettings) -> None:
+    dag = build_batch_dag(RECIPE, local)
+    assert dag is not None
+    task = dag.get_task("predict")
+    assert isinstance(task, PythonOperator) and "op_kwargs" in task.template_fields
+    argv = task.op_kwargs["argv"]
+    assert argv[0] == str(REPO_ROOT / "platform" / "runtimes" / "mlserver" / ".venv" / "bin" / "mlp-batch-predict")
+    assert task.op_kwargs["env"]["MLFLOW_TRACKING_URI"] == "http://127.0.0.1:5999"
+
+
+def test_a_recipe_without_batch_has_no_batch_dag(cluster: PipelineSettings) -> None:
+    raw = RECIPE.model_dump()
+    raw["batch"] = None
+    assert build_batch_dag(type(RECIPE).model_validate(raw), cluster) is None
+
+
+def test_the_dags_that_retrain_a_model_carry_its_tag(local: PipelineSettings) -> None:
+    """The model management API pauses retraining by this tag: training and watchers, not batch prediction."""
+    from mlpipelines.factory import recipe_dags
+
+    dags = recipe_dags(RECIPES / "fraud-detection.py", local)
+    tagged = sorted(dag_id for dag_id, dag in dags.items() if "mlp-model:fraud-detector" in dag.tags)
+    assert tagged == ["fraud-detection", "fraud-detection-drift", "fraud-detection-signal"]

@@ -36,6 +36,10 @@ def write(folder: Path, name: str, **changes: object) -> Path:
         ({"triggers": {"schedule": "every day"}}, "triggers"),
         ({"data": {**BASE["data"], "max_null_share": {"missing_col": 0.1}}}, "data"),
         ({"project": {"path": "/abs/path"}}, "project"),
+        ({"batch": {**BASE["batch"], "input": ["/data/*.parquet"]}}, "batch"),
+        ({"batch": {**BASE["batch"], "schedule": "nightly"}}, "batch"),
+        ({"batch": {**BASE["batch"], "chunk_rows": 0}}, "batch.chunk_rows"),
+        ({"batch": {**BASE["batch"], "inputs": ["s3://a/b.csv"]}}, "batch.inputs"),
     ],
 )
 def test_schema_errors_name_file_and_field(recipe_dir: Path, changes: dict[str, object], field: str) -> None:
@@ -105,6 +109,9 @@ def test_cli_show_prints_tasks_in_order(capsys: pytest.CaptureFixture[str]) -> N
     main = documents[0]
     assert [task["task"] for task in main["tasks"]] == ["debounce", "quality_gate", "train", "promote", "judge"]
     assert main["tasks"][2]["pod"]["spec"]["serviceAccountName"] == "mlp-pipelines"
+    batch = next(d for d in documents if d["dag"] == "fraud-detection-batch")
+    assert batch["schedule"] == ["cron '0 4 * * *' (UTC)"]
+    assert [task["task"] for task in batch["tasks"]] == ["predict"]
     assert cli.main(["--recipes", str(RECIPES), "show", "unknown"]) == 2
 
 

@@ -174,10 +174,12 @@ def render(renderer: ChartRenderer) -> Callable[..., Rendered]:
 
 @pytest.fixture(scope="session")
 def render_failure(renderer: ChartRenderer) -> Callable[..., str]:
-    """Render expecting Helm to refuse; returns its error output."""
+    """Render expecting Helm to refuse; returns its error output. Without a profile only the chart's defaults
+    apply; with one, --set can index into the lists its files set."""
 
-    def _fail(*sets: str, chart: str = UMBRELLA) -> str:
-        result = renderer.run(chart, [a for s in sets for a in ("--set", s)])
+    def _fail(*sets: str, chart: str = UMBRELLA, profile: str | None = None) -> str:
+        files = [a for f in profile_files(chart, profile) for a in ("-f", str(f))] if profile else []
+        result = renderer.run(chart, files + [a for s in sets for a in ("--set", s)])
         assert result.returncode != 0, f"helm accepted {sets}"
         return result.stderr
 
@@ -235,15 +237,17 @@ def notes_of(result: subprocess.CompletedProcess[str]) -> str:
 @cache
 def component_settings(project: str, settings_class: str) -> dict[str, Any]:
     """A component's settings model, read in the component's own environment (it cannot be imported here):
-    its env prefix and each field's default. `settings_class` is `module:Class`."""
+    its env prefix and each field's default. `settings_class` is `module:Class`, a pydantic 2 settings model or
+    a pydantic 1 BaseSettings (the promoter's environment keeps pydantic 1)."""
     python = REPO / project / ".venv" / "bin" / "python"
     if not python.exists():
         pytest.fail(f"{python} is missing: run `make setup` (uv sync --locked --project {project})")
     module, name = settings_class.split(":")
     code = (
-        f"import json; from {module} import {name} as S; "
-        "print(json.dumps({'prefix': S.model_config['env_prefix'], "
-        "'defaults': {n: f.default for n, f in S.model_fields.items()}}, default=str))"
+        f"import json; from {module} import {name} as S; v2 = hasattr(S, 'model_fields'); "
+        "prefix = S.model_config['env_prefix'] if v2 else S.__config__.env_prefix; "
+        "fields = S.model_fields if v2 else S.__fields__; "
+        "print(json.dumps({'prefix': prefix, 'defaults': {n: f.default for n, f in fields.items()}}, default=str))"
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("MLP_")}
     result = subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=env, check=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -129,5 +130,130 @@ def test_metrics_port_is_scraped_by_the_pod_monitor(platform):
 
 def test_prod_processors_are_replicated_with_budgets(prod):
     for deployment in processors(prod):
-        assert deployment["spec"]["replicas"] >= 2
+        autoscaler = prod.get("HorizontalPodAutoscaler", deployment["metadata"]["name"])
+        assert autoscaler["spec"]["minReplicas"] >= 2
         prod.get("PodDisruptionBudget", deployment["metadata"]["name"])
+
+
+# -- autoscaling -------------------------------------------------------------------------------------------------
+
+AUTOSCALED = "faust.autoscaling.enabled=true"
+
+
+def autoscalers(rendered: Any) -> dict[str, dict[str, Any]]:
+    return {h["spec"]["scaleTargetRef"]["name"]: h for h in rendered.of_kind("HorizontalPodAutoscaler")}
+
+
+def input_setting(command: str) -> str:
+    """The setting naming the topic an entry point consumes, read from its app (`source = app.topic(settings.X`)."""
+    scripts = tomllib.loads((ROOT / "streaming" / "pyproject.toml").read_text())["project"]["scripts"]
+    package = scripts[command].rpartition(".")[0].replace(".", "/")
+    app = (ROOT / "streaming" / "src" / package / "app.py").read_text()
+    (setting,) = re.findall(r"source = app\.topic\(settings\.(\w+)", app)
+    return setting
+
+
+def input_partitions(rendered: Any, deployment: dict[str, Any]) -> int:
+    setting = input_setting(container(deployment)["command"][0])
+    return int(rendered.get("KafkaTopic", value(deployment, setting))["spec"]["partitions"])
+
+
+def test_each_processor_scales_on_cpu_within_its_input_partitions(prod, chart_values):
+    """prod: an autoscaling/v2 HPA per processor, on its Deployment, from values; the Deployment leaves its
+    replicas to it and requests the CPU its Utilization target is a share of."""
+    declared = chart_values["values/prod.yaml"]["faust"]["autoscaling"]
+    found = autoscalers(prod)
+    assert set(found) == {d["metadata"]["name"] for d in processors(prod)}
+    for deployment in processors(prod):
+        hpa = found[deployment["metadata"]["name"]]
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        assert hpa["metadata"]["namespace"] == deployment["metadata"]["namespace"]
+        assert hpa["spec"]["scaleTargetRef"] == {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": deployment["metadata"]["name"],
+        }
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (
+            declared["minReplicas"],
+            declared["maxReplicas"],
+        )
+        assert hpa["spec"]["metrics"] == [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": declared["targetCPUUtilizationPercentage"]},
+                },
+            }
+        ]
+        assert hpa["spec"]["maxReplicas"] <= input_partitions(prod, deployment)
+        assert "replicas" not in deployment["spec"], "a fixed replica count would fight the autoscaler"
+        assert container(deployment)["resources"]["requests"]["cpu"]
+
+
+def test_without_autoscaling_processors_keep_their_replicas(dev, render):
+    assert not dev.of_kind("HorizontalPodAutoscaler")
+    for deployment in processors(dev):
+        assert deployment["spec"]["replicas"] == 1
+    rendered = render(AUTOSCALED, "faust.processors[1].autoscaling.enabled=false")
+    scoring = next(d for d in processors(rendered) if container(d)["command"] == ["mlp-scoring"])
+    assert set(autoscalers(rendered)) == {d["metadata"]["name"] for d in processors(rendered)} - {
+        scoring["metadata"]["name"]
+    }
+    assert scoring["spec"]["replicas"] == 1
+
+
+def test_a_processor_overrides_the_shared_autoscaling(render):
+    rendered = render(
+        AUTOSCALED,
+        "faust.autoscaling.minReplicas=1",
+        "faust.autoscaling.maxReplicas=3",
+        "faust.processors[1].autoscaling.maxReplicas=2",
+        "faust.processors[1].autoscaling.targetCPUUtilizationPercentage=50",
+    )
+    bounds = {
+        name: (h["spec"]["minReplicas"], h["spec"]["maxReplicas"], h["spec"]["metrics"][0]["resource"]["target"])
+        for name, h in autoscalers(rendered).items()
+    }
+    assert bounds == {
+        "mlp-faust-features": (1, 3, {"type": "Utilization", "averageUtilization": 70}),
+        "mlp-faust-scoring": (1, 2, {"type": "Utilization", "averageUtilization": 50}),
+    }
+
+
+def test_more_replicas_than_input_partitions_fail_the_render(render_failure, render):
+    """The chart's default topics have 3 partitions: a fourth worker would idle, and the message says how to fix it."""
+    error = render_failure(AUTOSCALED, "faust.autoscaling.maxReplicas=4")
+    assert "faust processor features: autoscaling.maxReplicas 4 exceeds the 3 partitions of its input topic " in error
+    assert "warehouse.public.transactions" in error
+    assert "lower maxReplicas to at most 3" in error and "kafka.topicDefaults.partitions" in error
+    # More partitions make room for more workers.
+    widened = render(AUTOSCALED, "faust.autoscaling.maxReplicas=4", "kafka.topicDefaults.partitions=4")
+    assert {h["spec"]["maxReplicas"] for h in autoscalers(widened).values()} == {4}
+
+
+def test_a_topics_own_partitions_bound_its_consumer(render_failure, chart_values):
+    """The features topic, which the scoring processor consumes, with 2 partitions of its own (the default is 3)."""
+    kafka_topics = chart_values["mlplatform"]["kafka"]["topics"]
+    assert input_setting("mlp-scoring") == "features_topic"
+    # --set replaces a list the values files do not set: every topic is named again, only `features` changes.
+    topics = [{"name": t["name"], "partitions": t.get("partitions")} for t in kafka_topics]
+    topics = [{**t, "partitions": 2} if t["name"] == "features" else t for t in topics]
+    sets = [f"kafka.topics[{i}].{k}={v}" for i, t in enumerate(topics) for k, v in t.items() if v is not None]
+    error = render_failure(AUTOSCALED, *sets)
+    expected = "faust processor scoring: autoscaling.maxReplicas 3 exceeds the 2 partitions of its input topic features"
+    assert expected in error
+
+
+def test_inverted_bounds_and_a_missing_cpu_request_fail_the_render(render_failure):
+    error = render_failure(AUTOSCALED, "faust.autoscaling.minReplicas=3", "faust.autoscaling.maxReplicas=2")
+    assert "autoscaling.maxReplicas 2 is below minReplicas 3" in error
+    # No CPU to take a share of (the schema allows 0 as a quantity; --set cannot remove the key from a list item).
+    error = render_failure(AUTOSCALED, "faust.processors[0].resources.requests.cpu=0", profile="dev")
+    assert "faust processor features: autoscaling on CPU needs resources.requests.cpu" in error
+
+
+def test_the_schema_refuses_a_cpu_target_above_100_percent(render_failure):
+    error = render_failure("faust.autoscaling.targetCPUUtilizationPercentage=150")
+    assert "values don't meet the specifications of the schema" in error
+    assert "/faust/autoscaling/targetCPUUtilizationPercentage" in error

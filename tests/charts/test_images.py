@@ -105,6 +105,7 @@ OURS = {
     "mlplatform/fraud-detection": "examples/fraud-detection",
     "mlplatform/streaming": "streaming",
     "mlplatform/platform": "platform",
+    "mlplatform/model-runtime": "platform/runtimes/mlserver",
 }
 PUBLIC_REGISTRY = "ghcr.io"
 PRIVATE_REGISTRY = str(load_values(VALUES / "airgapped.yaml")["images"]["registry"])

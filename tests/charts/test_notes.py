@@ -29,6 +29,8 @@ def notes(renderer, tmp_path_factory) -> str:
         "namespace mlp-models",
         "mlp-pg-rw.mlp.svc:5432",
         "mlp-platform-alerts",
+        "http://mlp-models-api.mlp.svc:8095/models",
+        "get secret mlp-models-api-token",
     ],
 )
 def test_notes_point_each_user_somewhere(notes, where):

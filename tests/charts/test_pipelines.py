@@ -33,10 +33,11 @@ NOT_NAMES = {
     "image_project_root",
     "image_pull_policy",
     "promoter",
+    "batch_predictor",
     "python_env",
     "mlflow_s3_endpoint_url",
 }
-# Settings naming objects, each checked against the render below (the promoter image in its own test).
+# Settings naming objects, each checked against the render below (the task images in their own test).
 NAMES = {
     "namespace",
     "service_account",
@@ -51,6 +52,7 @@ NAMES = {
     "mlflow_tracking_uri",
     "artifact_root",
     "promoter_image",
+    "model_runtime_image",
 }
 
 
@@ -174,10 +176,13 @@ def test_every_name_in_the_settings_is_rendered(platform, renderer, chart_values
     assert bucket in {b["name"] for b in chart_values["mlplatform"]["minio"]["buckets"]}
 
 
-def test_the_promoter_image_is_ours_and_follows_the_registry(platform, chart_values):
-    image = effective(platform)["promoter_image"]
-    promoter = chart_values["mlplatform"]["airflowTasks"]["promoterImage"]
-    assert image.endswith(f"/{promoter['repository']}:{promoter['tag']}")
+@pytest.mark.parametrize(
+    ("setting", "value"), [("promoter_image", "promoterImage"), ("model_runtime_image", "modelRuntimeImage")]
+)
+def test_the_task_images_are_ours_and_follow_the_registry(platform, chart_values, setting, value):
+    image = effective(platform)[setting]
+    ours = chart_values["mlplatform"]["airflowTasks"][value]
+    assert image.endswith(f"/{ours['repository']}:{ours['tag']}")
     assert image in chart_render.images(platform.profile.split("+")), "make vendor lists it"
     if "airgapped" in platform.profile:
         assert image.startswith("registry.example.internal/")

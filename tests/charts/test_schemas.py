@@ -80,9 +80,15 @@ def test_custom_resources_validate_against_their_crds(platform, crd_schemas):
         assert not unknown_fields(doc, schema), f"{doc['kind']}/{doc['metadata']['name']}: unknown fields"
 
 
-def test_seldon_deployment_validates_against_its_crd(render, crd_schemas):
+@pytest.mark.parametrize(
+    "autoscaling",
+    [(), ("seldon.deployments[0].autoscaling.maxReplicas=3",)],
+    ids=["fixed-replicas", "autoscaled"],
+)
+def test_seldon_deployment_validates_against_its_crd(render, crd_schemas, autoscaling):
     model = "seldon.deployments[0].name=fraud,seldon.deployments[0].modelUri=s3://mlflow/1/models/m-1/artifacts"
-    (doc,) = render(model).of_kind("SeldonDeployment")
+    (doc,) = render(model, *autoscaling).of_kind("SeldonDeployment")
+    assert ("hpaSpec" in doc["spec"]["predictors"][0]["componentSpecs"][0]) == bool(autoscaling)
     schema = crd_schemas[(doc["apiVersion"], doc["kind"])]
     jsonschema.Draft7Validator(schema).validate(doc)
     assert not unknown_fields(doc, schema)

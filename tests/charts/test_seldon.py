@@ -36,6 +36,55 @@ def test_seldon_deployment_serves_mlflow_models_with_mlserver(render):
     assert graph["envSecretRefName"] == "mlp-seldon-rclone"
 
 
+AUTOSCALED = (
+    MODEL,
+    "seldon.deployments[0].autoscaling.minReplicas=2",
+    "seldon.deployments[0].autoscaling.maxReplicas=5",
+    "seldon.deployments[0].autoscaling.targetCPUUtilizationPercentage=60",
+)
+
+
+def test_autoscaling_gives_the_model_seldons_hpa_spec_on_cpu(render):
+    """Seldon 1.17's hpaSpec (autoscaling/v2 `metricsv2`), as the promoter renders it; the predictor leaves its
+    replicas to the autoscaler, and the model requests the CPU the target is a share of."""
+    (deployment,) = render(*AUTOSCALED).of_kind("SeldonDeployment")
+    (predictor,) = deployment["spec"]["predictors"]
+    assert "replicas" not in predictor
+    (component,) = predictor["componentSpecs"]
+    assert component["hpaSpec"] == {
+        "minReplicas": 2,
+        "maxReplicas": 5,
+        "metricsv2": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+            }
+        ],
+    }
+    (container,) = component["spec"]["containers"]
+    assert container["name"] == predictor["graph"]["name"] and container["resources"]["requests"]["cpu"]
+
+
+def test_without_an_autoscaling_range_the_replicas_are_fixed(render):
+    (plain,) = render(MODEL).of_kind("SeldonDeployment")
+    assert plain["spec"]["predictors"][0]["replicas"] == 1
+    fixed = "seldon.deployments[0].autoscaling.minReplicas=2", "seldon.deployments[0].autoscaling.maxReplicas=2"
+    (pinned,) = render(MODEL, *fixed).of_kind("SeldonDeployment")
+    for deployment, replicas in ((plain, 1), (pinned, 2)):
+        (predictor,) = deployment["spec"]["predictors"]
+        assert predictor["replicas"] == replicas
+        assert all("hpaSpec" not in c for c in predictor["componentSpecs"])
+
+
+def test_inverted_or_conflicting_autoscaling_fails_the_render(render_failure):
+    error = render_failure(
+        MODEL, "seldon.deployments[0].autoscaling.minReplicas=3", "seldon.deployments[0].autoscaling.maxReplicas=2"
+    )
+    assert "seldon.deployments fraud: autoscaling.maxReplicas 2 is below minReplicas 3" in error
+    error = render_failure(MODEL, "seldon.deployments[0].replicas=2", "seldon.deployments[0].autoscaling.maxReplicas=3")
+    assert "seldon.deployments fraud: replicas 2 and an autoscaling range both set: drop replicas" in error
+
+
 def test_operator_is_apache_licensed_without_usage_metrics(chart_values):
     chart = yaml.safe_load((Path(__file__).parents[2] / "charts/mlplatform-prereqs/Chart.yaml").read_text())
     deps = {d["name"]: d for d in chart["dependencies"]}

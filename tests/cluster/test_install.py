@@ -165,6 +165,30 @@ def test_profile_shapes_what_runs(installed, cluster):
         assert not any(image.startswith("registry.example.internal/") for image in images)
 
 
+def test_prod_stream_processors_are_sized_by_their_autoscalers(installed, cluster):
+    """prod enables faust.autoscaling: the API server accepts an autoscaling/v2 HPA per processor Deployment, and
+    the real HPA controller brings each Deployment (which sets no replicas of its own) up to minReplicas; that
+    needs no metrics, which only kwok's pods would give. The other profiles keep fixed replicas."""
+    processors = {d["metadata"]["name"]: d for d in objects(cluster, "deployments", "mlp")}
+    processors = {name: d for name, d in processors.items() if name.startswith("mlp-faust-")}
+    assert processors
+    autoscalers = {h["spec"]["scaleTargetRef"]["name"]: h for h in objects(cluster, "horizontalpodautoscalers", "mlp")}
+    if installed.profile != "prod":
+        assert not autoscalers
+        return
+    assert set(autoscalers) == set(processors)
+    for name, hpa in autoscalers.items():
+        assert hpa["apiVersion"] == "autoscaling/v2" and hpa["spec"]["scaleTargetRef"]["kind"] == "Deployment"
+        assert hpa["spec"]["metrics"][0]["resource"]["name"] == "cpu"
+        least = hpa["spec"]["minReplicas"]
+        assert least >= 2
+        scaled = cluster.kubectl(
+            "wait", f"deployment/{name}", "-n", "mlp", f"--for=jsonpath={{.spec.replicas}}={least}", "--timeout=120s",
+            check=False,
+        )  # fmt: skip
+        assert scaled.returncode == 0, f"the HPA did not bring {name} to {least} replicas: {scaled.stderr}"
+
+
 def test_stored_releases_stay_far_below_the_secret_limit(installed, cluster):
     prereqs = stored_release_bytes(cluster, "mlp-prereqs", "mlp-system")
     platform = stored_release_bytes(cluster, "mlp", "mlp")
@@ -193,6 +217,9 @@ NEEDS = {
     ("mlp:mlp-connect", "get", "secrets/mlp-pg-debezium", "mlp"),
     ("mlp:mlp-promoter", "create", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
     ("mlp:mlp-promoter", "patch", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
+    # The models API runs as the promoter: it reads the SeldonDeployments' state.
+    ("mlp:mlp-promoter", "get", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
+    ("mlp:mlp-promoter", "list", "seldondeployments.machinelearning.seldon.io", "mlp-models"),
 }
 REFUSED = {
     ("mlp:mlp-airflow-task", "create", "pods", "mlp-models"),
@@ -232,6 +259,58 @@ def test_no_platform_account_reaches_beyond_its_namespace(installed, cluster):
         for verb, resource in (("create", "pods"), ("list", "secrets"), ("get", "secrets")):
             for namespace in ("mlp-system", "mlp-models", "default", None):
                 assert not can(cluster, f"mlp:{account}", verb, resource, namespace), (account, verb, resource)
+
+
+# -- the models API and the Ingress in front of it ----------------------------------------------------
+
+
+def test_the_models_api_runs_as_the_promoter_with_its_token_secret(installed, cluster):
+    """Part of every install: the API server took its Deployment, Service, Secret and NetworkPolicy, and the
+    pod runs as mlp-promoter with a token mounted for the Kubernetes client."""
+    deployments = {d["metadata"]["name"]: d for d in objects(cluster, "deployments", "mlp")}
+    api = deployments["mlp-models-api"]
+    assert api["status"].get("readyReplicas") == (2 if installed.profile == "prod" else 1)
+    pods = [
+        p
+        for p in objects(cluster, "pods", "mlp")
+        if p["metadata"]["labels"].get("app.kubernetes.io/name") == "models-api"
+    ]
+    assert pods and all(p["spec"]["serviceAccountName"] == "mlp-promoter" for p in pods)
+    assert all(p["spec"]["automountServiceAccountToken"] is True for p in pods)
+    assert ("mlp", "mlp-models-api-token") in installed.credentials
+    cluster.kubectl("-n", "mlp", "get", "service/mlp-models-api", "networkpolicy/mlp-models-api")
+
+
+INGRESS_ON = (
+    "ingress.enabled=true",
+    "ingress.host=mlp.example.test",
+    "ingress.tls.secretName=mlp-tls",
+    "ingress.auth.basicSecret=mlp-htpasswd",
+)
+
+
+def test_the_api_server_accepts_the_authenticated_tls_ingress(installed, cluster):
+    """`ingress.enabled` with TLS and basic authentication, rendered with the installed profile: the API server
+    accepts its Ingresses (networking.k8s.io/v1, in `mlp` and `mlp-models`) and the NetworkPolicies that admit
+    the ingress controller (a server-side dry run: no ingress controller runs here)."""
+    text = chart_render.template("mlplatform", [installed.profile], [a for s in INGRESS_ON for a in ("--set", s)])
+    docs = [d for d in chart_render.documents(text) if d["kind"] in {"Ingress", "NetworkPolicy"}]
+    ingresses = {f"{d['metadata']['namespace']}/{d['metadata']['name']}" for d in docs if d["kind"] == "Ingress"}
+    assert ingresses == {"mlp/mlp-models-api", "mlp/mlp-models-api-docs", "mlp-models/mlp-models"}
+    manifest = "".join(f"---\n{json.dumps(d)}\n" for d in docs)
+    applied = cluster.kubectl(
+        "apply", "--server-side", "--force-conflicts", "--dry-run=server", "--field-manager=mlp-test", "-f", "-",
+        "-o", "json", stdin=manifest,
+    )  # fmt: skip
+    result = json.loads(applied.stdout)
+    items = result["items"] if result.get("kind") == "List" else [result]
+    accepted = {f"{o['metadata']['namespace']}/{o['metadata']['name']}" for o in items if o["kind"] == "Ingress"}
+    assert accepted == ingresses
+    for item in items:
+        if item["kind"] == "Ingress":
+            assert item["spec"]["tls"][0]["secretName"] == "mlp-tls"
+            assert item["metadata"]["annotations"]["nginx.ingress.kubernetes.io/force-ssl-redirect"] == "true"
+    assert not objects(cluster, "ingresses", "mlp"), "a dry run stores nothing"
 
 
 # -- upgrades ------------------------------------------------------------------------------------------

@@ -11,20 +11,25 @@ loop is accepted, references what exists, and that only the promoter may publish
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 from mlflow import MlflowClient
+from mlplatform.isolation import free_ports
+from mlplatform.polling import poll
 
 from tests.charts.conftest import require_real_subcharts
 from tests.charts.test_pipelines import in_pipelines_env, kubelet_view
 from tests.cluster.conftest import LocalCluster
 from tests.cluster.test_install import make, objects, remove_platform, succeeded
-from tests.promotion.helpers import Worker, aliases, audit, promote_best, unique
+from tests.promotion.helpers import PROMOTER, Worker, aliases, audit, promote_best, unique
 from tests.promotion.helpers import promote as run_promoter
 
 NAMESPACE, MODELS = "mlp", "mlp-models"
@@ -107,10 +112,10 @@ def references(pod: dict[str, Any]) -> set[tuple[str, str]]:
     return found
 
 
-def test_train_and_promote_pods_are_accepted_as_the_airflow_worker(loop, cluster, tmp_path):
+def test_every_pod_the_factory_builds_is_accepted_as_the_airflow_worker(loop, cluster, tmp_path):
     pods = factory_pods(cluster, tmp_path / "recipes")
     steps = sorted(pod["metadata"]["labels"]["mlplatform/step"] for pod in pods)
-    assert steps == ["judge", "promote", "train"], steps
+    assert steps == ["batch", "judge", "promote", "train"], steps
     account = f"system:serviceaccount:{NAMESPACE}:{worker_account(cluster)}"
     for pod in pods:
         created = cluster.kubectl(
@@ -273,3 +278,83 @@ def test_an_account_without_the_grant_is_refused_and_nothing_is_published(
     (version,) = client.search_model_versions(f"name = '{model}'")
     assert audit(client, model, version.version)["decision"] == "rollout_failed"
     assert aliases(client, model) == {}, "the registry names no champion that is not served"
+
+
+def test_an_autoscaling_policy_reaches_the_cluster_as_seldons_hpa_spec(
+    loop: Loop, cluster: LocalCluster, tracking_uri: str, worker: Worker, tmp_path: Path
+) -> None:
+    """The promoter, as its own account, applies a policy's `autoscaling` as Seldon 1.17's hpaSpec: the API server
+    keeps every field under the CRD's schema (one it did not know would be pruned), and the predictor states no
+    replicas (Seldon leaves them to the autoscaler)."""
+    env = as_account(cluster, "mlp-promoter", tmp_path)
+    experiment, model = unique("scaled"), unique("scaled-model")
+    worker.train(experiment, {"seed": 11, "metrics": {"accuracy": 0.8}})
+    scaling = {"min_replicas": 1, "max_replicas": 3, "target_cpu_utilization": 65}
+    policy = json.dumps({**json.loads(POLICY), "autoscaling": scaling})
+    outcome = promote_best(tracking_uri, experiment, model, policy, "seldon", *publish_args(cluster), env=env)
+    assert outcome.code == 0, outcome.stderr
+    assert outcome.decision is not None and outcome.decision["applied"] == f"{MODELS}/{model}"
+    try:
+        (predictor,) = live(cluster, "seldondeployment", model, MODELS)["spec"]["predictors"]
+        assert "replicas" not in predictor
+        (component,) = predictor["componentSpecs"]
+        assert component["hpaSpec"] == {
+            "minReplicas": 1,
+            "maxReplicas": 3,
+            "metricsv2": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 65}},
+                }
+            ],
+        }
+        (container,) = component["spec"]["containers"]
+        assert container["name"] == predictor["graph"]["name"] and container["resources"]["requests"]["cpu"]
+    finally:
+        cluster.kubectl("delete", "seldondeployment", model, "-n", MODELS, "--wait=false", check=False)
+
+
+def test_the_model_management_api_reports_what_the_cluster_serves(
+    loop: Loop, cluster: LocalCluster, tracking_uri: str, worker: Worker, tmp_path: Path
+) -> None:
+    """`mlp-models-api` with the seldon target, as the promoter's account: what serves is read from the live
+    SeldonDeployment. No Seldon operator runs here (simulated cluster), so no predictor is ever Available."""
+    env = as_account(cluster, "mlp-promoter", tmp_path)
+    experiment, model = unique("api"), unique("api-model")
+    worker.train(experiment, {"seed": 5, "metrics": {"accuracy": 0.8}})
+    outcome = promote_best(tracking_uri, experiment, model, POLICY, "seldon", *publish_args(cluster), env=env)
+    assert outcome.code == 0 and outcome.decision, outcome.stderr
+    version = outcome.decision["version"]
+    (port,) = free_ports(1)
+    api_env = {
+        **os.environ,
+        **env,
+        "MLP_MODELS_API_PORT": str(port),
+        "MLP_MODELS_API_TRACKING_URI": tracking_uri,
+        "MLP_MODELS_API_TARGET": "seldon",
+        "MLP_MODELS_API_TARGET_ARGS": json.dumps(publish_args(cluster)),
+    }
+    url = f"http://127.0.0.1:{port}/models/{model}"
+    process = subprocess.Popen([str(PROMOTER.with_name("mlp-models-api"))], env=api_env)
+
+    def shown() -> dict[str, Any] | None:
+        try:
+            response = httpx.get(url, timeout=30, trust_env=False)
+        except httpx.HTTPError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    try:
+        found = poll(shown, until=bool, timeout=60, interval=0.5, error=lambda _: AssertionError(f"no answer: {url}"))
+        assert found is not None
+        (served,) = found["served"]
+        assert (served["version"], served["role"], served["traffic"]) == (version, "champion", 100)
+        assert served["endpoint"] == f"http://{model}-v{version}.{MODELS}.svc:8000/v2/models/{model}/infer"
+        assert (served["ready"], served["state"]) == (False, "Creating"), served  # the operator would set Available
+        assert found["healthy"] is False
+        cluster.kubectl("delete", "seldondeployment", model, "-n", MODELS)
+        gone = shown()
+        assert gone is not None and gone["served"][0]["state"] == f"no SeldonDeployment {MODELS}/{model}"
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -159,3 +159,20 @@ base64 of the random string (Fernet keys).
 {{- define "mlp.modelServiceHost" -}}
 {{- printf "%s.%s.svc.%s" (include "mlp.modelServiceName" .model) .root.Values.seldon.namespace .root.Values.clusterDomain -}}
 {{- end }}
+
+{{/* The Airflow API server's in-cluster URL (the Airflow chart's Service <release>-api-server). */}}
+{{- define "mlp.airflowApiUrl" -}}
+{{- $port := 8080 -}}
+{{- with .Values.airflow.ports }}{{ $port = .apiServer | default $port }}{{ end -}}
+{{- printf "http://%s-api-server.%s.svc:%d" .Release.Name .Release.Namespace (int $port) -}}
+{{- end }}
+
+{{/* Name of the models API's Service (and Deployment). */}}
+{{- define "mlp.modelsApiName" -}}
+{{- printf "%s-models-api" (include "mlp.prefix" .) -}}
+{{- end }}
+
+{{/* Name of the Secret holding the models API's bearer token: modelsApi.token.existingSecret, or the generated one. */}}
+{{- define "mlp.modelsApiTokenSecret" -}}
+{{- .Values.modelsApi.token.existingSecret | default (printf "%s-models-api-token" (include "mlp.prefix" .)) -}}
+{{- end }}

@@ -24,6 +24,11 @@ from mlp_promoter.policy import load_policy
         ({"metric": "a", "typo": 1}, "unknown fields: typo"),
         ({"metric": "a", "serving": {"max_batch_size": 0}}, "max_batch_size"),
         ({"metric": "a", "max_batch_size": 4, "serving": {"max_batch_size": 4}}, "both"),
+        ({"metric": "a", "autoscaling": {"min_replicas": 0}}, "policy.autoscaling.min_replicas"),
+        ({"metric": "a", "autoscaling": {"min_replicas": 4, "max_replicas": 2}}, "policy.autoscaling.max_replicas"),
+        ({"metric": "a", "autoscaling": {"max_replicas": 3, "target_cpu_utilization": 101}}, "target_cpu_utilization"),
+        ({"metric": "a", "autoscaling": {"max_replicas": True}}, "policy.autoscaling.max_replicas"),
+        ({"metric": "a", "autoscaling": {"cpu": 70}}, "policy.autoscaling has unknown fields: cpu"),
     ],
 )
 def test_invalid_policies_are_rejected(policy: dict[str, object], message: str) -> None:
@@ -37,6 +42,16 @@ def test_policy_round_trips_through_its_audit_form() -> None:
     )
     assert parse_policy(json.loads(policy.to_json())) == policy
     assert policy.serving.max_batch_size == 8
+
+
+def test_autoscaling_is_off_unless_its_bounds_differ() -> None:
+    assert not parse_policy({"metric": "a"}).autoscaling.enabled
+    assert not parse_policy({"metric": "a", "autoscaling": {"min_replicas": 2, "max_replicas": 2}}).autoscaling.enabled
+    scaled = parse_policy({"metric": "a", "autoscaling": {"max_replicas": 3}}).autoscaling
+    assert scaled.enabled and (scaled.min_replicas, scaled.max_replicas, scaled.target_cpu_utilization) == (1, 3, 70)
+    assert parse_policy(json.loads(parse_policy({"metric": "a", "autoscaling": {"max_replicas": 3}}).to_json())) == (
+        parse_policy({"metric": "a", "autoscaling": {"max_replicas": 3}})
+    )
 
 
 def test_directions_may_be_spelled_out() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from mlp_policy import Serving
+from mlp_policy import Autoscaling, Serving
 from mlp_promoter import local, seldon
 from mlp_promoter.targets import Rollout
 
@@ -54,6 +54,52 @@ def test_each_predictor_has_a_service_named_after_its_version() -> None:
     )
     names = [p["annotations"]["seldon.io/svc-name"] for p in manifest["spec"]["predictors"]]
     assert names == ["fraud-detector-v3", "fraud-detector-v4"]
+
+
+CANARY = [Rollout("3", "s3://mlflow/1/a", 80), Rollout("4", "s3://mlflow/1/b", 20)]
+
+
+def test_an_autoscaling_policy_gives_every_predictor_an_hpa_spec_on_cpu() -> None:
+    """Seldon 1.17's hpaSpec in autoscaling/v2 form (metricsv2) on the model's component, with the CPU request its
+    Utilization target is a share of, and no `replicas` (Seldon leaves them to the autoscaler)."""
+    autoscaling = Autoscaling(min_replicas=2, max_replicas=5, target_cpu_utilization=60)
+    options = seldon.SeldonOptions(namespace="models", cpu_request="250m")
+    manifest = seldon.render("fraud-detector", CANARY, options, autoscaling)
+    predictors = manifest["spec"]["predictors"]
+    assert len(predictors) == 2
+    for predictor in predictors:
+        assert "replicas" not in predictor
+        (component,) = predictor["componentSpecs"]
+        assert component["hpaSpec"] == {
+            "minReplicas": 2,
+            "maxReplicas": 5,
+            "metricsv2": [
+                {
+                    "type": "Resource",
+                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+                }
+            ],
+        }
+        # Seldon merges the container into the prepackaged server's by the graph node's name.
+        assert component["spec"]["containers"] == [
+            {"name": predictor["graph"]["name"], "resources": {"requests": {"cpu": "250m"}}}
+        ]
+        assert predictor["graph"]["implementation"] == "MLFLOW_SERVER"
+
+
+@pytest.mark.parametrize(
+    ("autoscaling", "replicas", "expected"),
+    [(Autoscaling(), None, 1), (Autoscaling(min_replicas=3, max_replicas=3), None, 3), (Autoscaling(), 2, 2)],
+    ids=["default", "equal-bounds", "replicas-option"],
+)
+def test_without_an_autoscaling_range_predictors_have_fixed_replicas(
+    autoscaling: Autoscaling, replicas: int | None, expected: int
+) -> None:
+    options = seldon.SeldonOptions(namespace="models", replicas=replicas)
+    manifest = seldon.render("fraud-detector", CANARY, options, autoscaling)
+    for predictor in manifest["spec"]["predictors"]:
+        assert predictor["replicas"] == expected
+        assert "componentSpecs" not in predictor
 
 
 def test_local_model_settings_carry_batching_and_version(tmp_path: Path) -> None:

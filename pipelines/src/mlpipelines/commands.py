@@ -86,6 +86,17 @@ def judge_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
     ]
 
 
+def batch_argv(recipe: Recipe, settings: PipelineSettings) -> list[str]:
+    """`mlp-batch-predict` as the recipe's `batch:` section asks for it."""
+    batch = recipe.batch
+    assert batch is not None
+    command = str(settings.batch_predictor) if settings.is_local else "mlp-batch-predict"
+    argv = [command, recipe.registered_model, "--output", batch.output, "--alias", batch.alias]
+    for uri in batch.input:
+        argv += ["--input", uri]
+    return [*argv, "--chunk-rows", str(batch.chunk_rows)]
+
+
 def _target_options(settings: PipelineSettings) -> list[str]:
     """In a cluster the promoter applies SeldonDeployments where the chart granted it, with its storage Secret."""
     if settings.is_local:

@@ -42,6 +42,11 @@ def skippable(function: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
+def model_tag(recipe: Recipe) -> str:
+    """The tag of every DAG that retrains the recipe's model: the model management API pauses them by it."""
+    return f"mlp-model:{recipe.registered_model}"
+
+
 def signal_asset(recipe: Recipe) -> Asset:
     return Asset(name=f"{recipe.name}-signal", uri=f"mlp://signals/{recipe.name}")
 
@@ -98,23 +103,39 @@ def train_task(recipe: Recipe, settings: PipelineSettings) -> BaseOperator:
             python_callable=local.train,
             op_kwargs={"argv": argv, "env": env, "venv": str(venv) if venv else None},
         )
+    return pod_task("train", recipe, settings, recipe.image, argv, pods.resources(recipe), settings.service_account)
+
+
+def pod_task(
+    step: str,
+    recipe: Recipe,
+    settings: PipelineSettings,
+    image: str,
+    argv: list[str],
+    resources: Any,
+    service_account: str,
+    **options: Any,
+) -> BaseOperator:
+    """A step as a pod in the pipelines' namespace: the step's image, command, resources and account, the
+    recipe's variables and the task Secret, under the restricted Pod Security Standard."""
     return KubernetesPodOperator(
-        task_id="train",
-        name=f"train-{recipe.name}",
+        task_id=options.pop("task_id", step),
+        name=f"{step}-{recipe.name}",
         namespace=settings.namespace,
-        image=recipe.image,
+        image=image,
         image_pull_policy=settings.image_pull_policy,
         cmds=argv[:1],
         arguments=argv[1:],
-        env_vars=pods.env_vars(env, settings),
+        env_vars=pods.env_vars(commands.plain_env(recipe, settings), settings),
         env_from=pods.env_from(settings),
-        container_resources=pods.resources(recipe),
-        service_account_name=settings.service_account,
+        container_resources=resources,
+        service_account_name=service_account,
         security_context=pods.POD_SECURITY,
         container_security_context=pods.CONTAINER_SECURITY,
-        labels=pods.labels(recipe, "train"),
+        labels=pods.labels(recipe, step),
         get_logs=True,
         on_finish_action="delete_succeeded_pod",
+        **options,
     )
 
 
@@ -148,23 +169,14 @@ def promoter_task(
             op_kwargs={"argv": argv, "env": env},
             **options,
         )
-    return KubernetesPodOperator(
-        task_id=task_id,
-        name=f"{task_id}-{recipe.name}",
-        namespace=settings.namespace,
-        image=settings.promoter_image,
-        image_pull_policy=settings.image_pull_policy,
-        cmds=argv[:1],
-        arguments=argv[1:],
-        env_vars=pods.env_vars(env, settings),
-        env_from=pods.env_from(settings),
-        container_resources=pods.PROMOTER_RESOURCES,
-        service_account_name=settings.promoter_service_account,
-        security_context=pods.POD_SECURITY,
-        container_security_context=pods.CONTAINER_SECURITY,
-        labels=pods.labels(recipe, task_id),
-        get_logs=True,
-        on_finish_action="delete_succeeded_pod",
+    return pod_task(
+        task_id,
+        recipe,
+        settings,
+        settings.promoter_image,
+        argv,
+        pods.PROMOTER_RESOURCES,
+        settings.promoter_service_account,
         **options,
     )
 
@@ -177,7 +189,7 @@ def build_dag(recipe: Recipe, settings: PipelineSettings) -> DAG:
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        tags=["mlp-recipe", settings.mode, *recipe.tags],
+        tags=["mlp-recipe", settings.mode, model_tag(recipe), *recipe.tags],
         default_args={
             "owner": recipe.owner,
             "retries": recipe.retries,
@@ -229,7 +241,7 @@ def _watcher_dag(recipe: Recipe, settings: PipelineSettings, kind: str, query: s
         start_date=START,
         catchup=False,
         max_active_runs=1,
-        tags=[f"mlp-{kind}", *recipe.tags],
+        tags=[f"mlp-{kind}", model_tag(recipe), *recipe.tags],
     ) as dag:
         PythonOperator(
             task_id=f"check_{kind}",
@@ -241,9 +253,40 @@ def _watcher_dag(recipe: Recipe, settings: PipelineSettings, kind: str, query: s
     return dag
 
 
+def build_batch_dag(recipe: Recipe, settings: PipelineSettings) -> DAG | None:
+    """`<name>-batch`: the recipe's batch prediction on its schedule, with the model's alias (champion)."""
+    batch = recipe.batch
+    if batch is None:
+        return None
+    argv = commands.batch_argv(recipe, settings)
+    env = commands.plain_env(recipe, settings)
+    with DAG(
+        dag_id=f"{recipe.name}-batch",
+        description=f"Score {', '.join(batch.input)} with {recipe.registered_model}@{batch.alias}",
+        schedule=CronTriggerTimetable(batch.cron, timezone="UTC"),
+        start_date=START,
+        catchup=False,
+        max_active_runs=1,
+        tags=["mlp-batch", settings.mode, *recipe.tags],
+        default_args={"owner": recipe.owner, "retries": recipe.retries, "retry_delay": timedelta(minutes=2)},
+        doc_md=f"Batch prediction of recipe `{recipe.name}.yaml` in {settings.mode} mode; a retry resumes.",
+    ) as dag:
+        if settings.is_local:
+            PythonOperator(task_id="predict", python_callable=local.batch_predict, op_kwargs={"argv": argv, "env": env})
+        else:
+            image, resources = settings.model_runtime_image, pods.resources(batch)
+            pod_task("batch", recipe, settings, image, argv, resources, settings.service_account, task_id="predict")
+    return dag
+
+
 def recipe_dags(dag_file: str | Path, settings: PipelineSettings | None = None) -> dict[str, DAG]:
     """The DAGs of the recipe beside `dag_file`; an invalid recipe raises RecipeError (the file's import error)."""
     recipe = load_recipe(recipe_beside(Path(dag_file)))
     settings = settings or PipelineSettings()
-    dags = (build_dag(recipe, settings), build_signal_dag(recipe, settings), build_drift_dag(recipe, settings))
+    dags = (
+        build_dag(recipe, settings),
+        build_signal_dag(recipe, settings),
+        build_drift_dag(recipe, settings),
+        build_batch_dag(recipe, settings),
+    )
     return {dag.dag_id: dag for dag in dags if dag is not None}

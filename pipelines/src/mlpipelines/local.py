@@ -75,6 +75,13 @@ def train(argv: list[str], env: dict[str, str], venv: str | None) -> str | None:
     return run_command(argv, env, venv)
 
 
+def batch_predict(argv: list[str], env: dict[str, str]) -> None:
+    """Batch prediction (`mlp-batch-predict`): its progress reaches the task log; a retry resumes the run."""
+    if not Path(argv[0]).exists():
+        raise StepFailed(f"{argv[0]} is missing: run `mlp setup` (it installs the model runtime's environment)")
+    run_command(argv, env)
+
+
 def promote(argv: list[str], env: dict[str, str]) -> dict[str, Any]:
     """Run a promoter command; its JSON decision (its whole stdout) becomes the task's XCom, read by `mlp demo`.
 

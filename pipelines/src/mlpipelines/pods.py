@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kubernetes.client import models as k8s
 
-from mlpipelines.recipe import Recipe
+from mlpipelines.recipe import Batch, Recipe
 from mlpipelines.settings import PipelineSettings
 
 
@@ -22,8 +22,9 @@ def env_from(settings: PipelineSettings) -> list[k8s.V1EnvFromSource]:
     return [k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=settings.task_env_secret))]
 
 
-def resources(recipe: Recipe) -> k8s.V1ResourceRequirements:
-    return k8s.V1ResourceRequirements(requests=dict(recipe.resources.requests), limits=dict(recipe.resources.limits))
+def resources(owner: Recipe | Batch) -> k8s.V1ResourceRequirements:
+    """A training pod's (the recipe's `resources`) or a batch pod's (its `batch.resources`)."""
+    return k8s.V1ResourceRequirements(requests=dict(owner.resources.requests), limits=dict(owner.resources.limits))
 
 
 PROMOTER_RESOURCES = k8s.V1ResourceRequirements(

@@ -132,20 +132,47 @@ class Triggers(Strict):
 
     @model_validator(mode="after")
     def crons(self) -> Triggers:
-        checked = [
-            ("schedule", self.schedule),
-            ("signal.check_every", self.signal.check_every if self.signal else None),
-            ("drift.check_every", self.drift.check_every if self.drift else None),
-        ]
-        for name, value in checked:
-            if value and value not in PRESETS and len(value.split()) != CRON_FIELDS:
-                raise ValueError(f"{name} {value!r} is neither a 5-field cron expression nor one of {sorted(PRESETS)}")
+        check_cron("schedule", self.schedule)
+        check_cron("signal.check_every", self.signal.check_every if self.signal else None)
+        check_cron("drift.check_every", self.drift.check_every if self.drift else None)
         return self
 
     @property
     def cron(self) -> str | None:
         """The schedule as a cron expression (presets expanded)."""
         return PRESETS.get(self.schedule, self.schedule) if self.schedule else None
+
+
+def check_cron(name: str, value: str | None) -> None:
+    if value and value not in PRESETS and len(value.split()) != CRON_FIELDS:
+        raise ValueError(f"{name} {value!r} is neither a 5-field cron expression nor one of {sorted(PRESETS)}")
+
+
+class Batch(Strict):
+    """Batch prediction on a schedule: `mlp-batch-predict` scores files in object storage with the model.
+
+    The output folder may use Airflow's templates (`{{ dag_run.run_after | ds }}`, which manual runs have too): a
+    folder per day, so a retried run resumes where the failed attempt stopped instead of scoring again.
+    """
+
+    schedule: str = Field(description="Cron expression or preset of the `<name>-batch` DAG.")
+    input: list[str] = Field(min_length=1, description="s3://BUCKET/PATH of Parquet or CSV files; globs allowed.")
+    output: str = Field(description="s3://BUCKET/FOLDER of the predictions; Airflow templates allowed.")
+    alias: str = Field(default="champion", min_length=1, description="The alias whose version scores.")
+    chunk_rows: int = Field(default=50_000, ge=1, description="Rows per chunk and output part.")
+    resources: Resources = Resources()
+
+    @model_validator(mode="after")
+    def locations(self) -> Batch:
+        check_cron("schedule", self.schedule)
+        for name, uri in [*(("input", i) for i in self.input), ("output", self.output)]:
+            if not re.match(r"^s3://[^/]+/.+", uri):
+                raise ValueError(f"{name} {uri!r} is not an object storage location: write it as s3://BUCKET/PATH")
+        return self
+
+    @property
+    def cron(self) -> str:
+        return PRESETS.get(self.schedule, self.schedule)
 
 
 def _promotion(value: Any) -> Policy:
@@ -177,6 +204,7 @@ class Recipe(Strict):
     data: DataQuality | None = None
     triggers: Triggers = Triggers()
     promotion: Promotion
+    batch: Batch | None = Field(default=None, description="Scheduled batch prediction with the champion.")
     owner: str = "data-science"
     tags: list[str] = []
 

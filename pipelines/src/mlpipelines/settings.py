@@ -41,6 +41,10 @@ class PipelineSettings(BaseSettings):
         default="/workspace", description="Where images hold the repository, for recipes with a local `path`."
     )
     promoter_image: str = "ghcr.io/mlplatform/promoter:0.1.0"
+    model_runtime_image: str = Field(
+        default="ghcr.io/mlplatform/model-runtime:0.1.0",
+        description="The image of batch prediction pods (`mlp-batch-predict`, platform/runtimes/mlserver).",
+    )
     image_pull_policy: str = "IfNotPresent"
     models_namespace: str = Field(default="mlp-models", description="Where the promoter applies SeldonDeployments.")
     model_storage_secret: str = Field(
@@ -67,6 +71,10 @@ class PipelineSettings(BaseSettings):
     promoter: Path = Field(
         default=REPO_ROOT / "pipelines" / "promoter" / ".venv" / "bin" / "mlp-promote",
         description="The promoter's command in local mode; the promote step is skipped while it is absent.",
+    )
+    batch_predictor: Path = Field(
+        default=REPO_ROOT / "platform" / "runtimes" / "mlserver" / ".venv" / "bin" / "mlp-batch-predict",
+        description="Batch prediction's command in local mode (the model runtime's environment).",
     )
     python_env: Path | None = Field(
         default=None, description="Environment whose mlflow runs git projects locally (path projects use their own)."

@@ -13,7 +13,7 @@ from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperato
 from airflow.sdk import DAG, TaskGroup
 from kubernetes.client import ApiClient
 
-from mlpipelines.factory import build_dag, build_drift_dag, build_signal_dag, signal_asset
+from mlpipelines.factory import build_batch_dag, build_dag, build_drift_dag, build_signal_dag, signal_asset
 from mlpipelines.recipe import Recipe
 from mlpipelines.settings import PipelineSettings
 
@@ -83,6 +83,7 @@ def describe(recipe: Recipe, settings: PipelineSettings) -> str:
             for dag, cron in (
                 (build_signal_dag(recipe, settings), recipe.triggers.signal and recipe.triggers.signal.check_every),
                 (build_drift_dag(recipe, settings), recipe.triggers.drift and recipe.triggers.drift.check_every),
+                (build_batch_dag(recipe, settings), recipe.batch and recipe.batch.cron),
             )
             if dag is not None
         ),

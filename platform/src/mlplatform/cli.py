@@ -25,6 +25,8 @@ GROUPS = {
     "connectors": "mlplatform.connectors.cli",
     "cluster": "mlplatform.cluster.cli",
     "kafka": "mlplatform.kafka_tools.cli",
+    "predict": "mlplatform.predict",
+    "models": "mlplatform.models_cli",
 }
 
 
@@ -44,7 +46,8 @@ app = typer.Typer(
     cls=_Groups,
     help=(
         "The ML platform on one machine: setup, up, down, status, logs; connectors: Kafka Connect as code; kafka: "
-        "Kafka's own tools; cluster: a local Kubernetes control plane."
+        "Kafka's own tools; models: registered models and their serving; predict: batch predictions over files; "
+        "cluster: a local Kubernetes control plane."
     ),
     no_args_is_help=True,
 )

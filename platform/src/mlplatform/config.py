@@ -95,6 +95,15 @@ class ModelServerSettings(BaseModel):
     metrics_port: int = 8082
 
 
+class ModelsApiSettings(BaseModel):
+    """The model management API (the promoter's `mlp-models-api`), which `mlp models` talks to."""
+
+    port: int = 8095
+    # True: every call needs `Authorization: Bearer <token>`, the token generated into the secrets folder
+    # (`models-api-token`), which `mlp models` sends.
+    require_token: bool = False
+
+
 class AirflowSettings(BaseModel):
     port: int = 8280
     worker_log_port: int = 8793
@@ -158,6 +167,7 @@ class Settings(BaseSettings):
     mlflow: MlflowSettings = MlflowSettings()
     airflow: AirflowSettings = AirflowSettings()
     model_server: ModelServerSettings = ModelServerSettings()
+    models_api: ModelsApiSettings = ModelsApiSettings()
     streaming: StreamingSettings = StreamingSettings()
     model_exporter: ModelExporterSettings = ModelExporterSettings()
     statsd_exporter: StatsdExporterSettings = StatsdExporterSettings()

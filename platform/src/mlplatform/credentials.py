@@ -37,6 +37,14 @@ class Credentials:
             f"password={self.postgres_password().get_secret_value()}"
         )
 
+    def object_storage_env(self) -> dict[str, str]:
+        """MinIO for S3 clients (the AWS SDKs' and pyarrow's variables); it holds the password: never log it."""
+        return {
+            "AWS_ENDPOINT_URL": f"http://{self._settings.host}:{self._settings.minio.port}",
+            "AWS_ACCESS_KEY_ID": self._settings.minio.root_user,
+            "AWS_SECRET_ACCESS_KEY": self.minio_password().get_secret_value(),
+        }
+
     def generated(self, name: str) -> SecretStr:
         """A secret of a service's own (an admin password, a signing key), created on first use."""
         return self._stored(name)

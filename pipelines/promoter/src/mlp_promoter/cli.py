@@ -90,7 +90,16 @@ def parser(command: str) -> argparse.ArgumentParser:
         default=_env("MLP_PROMOTER_ARTIFACT_ROOT", f"s3://{_env('MLP_MLFLOW__ARTIFACT_BUCKET', 'mlflow')}"),
         help="S3 location behind the tracking server's mlflow-artifacts: URIs",
     )
-    seldon.add_argument("--replicas", type=int, default=1)
+    seldon.add_argument(
+        "--replicas",
+        type=int,
+        help="replicas of each predictor when the policy does not autoscale (default: autoscaling.min_replicas)",
+    )
+    seldon.add_argument(
+        "--cpu-request",
+        default="100m",
+        help="CPU the model container requests when the policy autoscales (the CPU target is a share of it)",
+    )
     local = p.add_argument_group("local target")
     local.add_argument(
         "--server-url",

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 import mlflow.artifacts
-from mlp_policy import Serving
+from mlp_policy import Policy, Serving
 
 from mlp_promoter.errors import RolloutError
 from mlp_promoter.targets import Rollout, Target
@@ -63,10 +63,29 @@ class LocalTarget(Target):
     def from_cli(cls, args: argparse.Namespace) -> LocalTarget:
         return cls(LocalOptions(args.model_repository, args.server_url.rstrip("/")), dry_run=args.dry_run)
 
-    def publish(self, model_name: str, rollouts: list[Rollout], serving: Serving) -> dict[str, Any]:
+    def publish(self, model_name: str, rollouts: list[Rollout], policy: Policy) -> dict[str, Any]:
+        # One process serves every version: batching applies, autoscaling is the cluster's.
         if self.dry_run:
-            return {"serving": plan(model_name, rollouts, serving, self.options)}
-        return {"serving": serve(model_name, rollouts, serving, self.options)}
+            return {"serving": plan(model_name, rollouts, policy.serving, self.options)}
+        return {"serving": serve(model_name, rollouts, policy.serving, self.options)}
+
+    def version_state(self, model_name: str, version: str) -> dict[str, Any]:
+        """Served when the repository holds the version's settings; ready when MLServer says so."""
+        name, server = served_name(model_name), self.options.server_url
+        placed = (self.options.repository / name / version / SETTINGS).exists()
+        ready = False
+        if placed:
+            try:
+                ready = httpx.get(f"{server}/v2/models/{name}/versions/{version}/ready", timeout=5).status_code == 200
+            except httpx.HTTPError:
+                ready = False
+        state = ("ready" if ready else "loading or failed") if placed else "not in the model repository"
+        return {
+            "ready": ready,
+            "state": state,
+            "endpoint": version_url(server, name, version),
+            "docs": f"{server}/v2/models/{name}/docs",
+        }
 
 
 def served_name(model_name: str) -> str:

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from mlflow.entities.model_registry import ModelVersion
-from mlp_policy import Policy, Serving
+from mlp_policy import Policy
 
 from mlp_promoter.decision import best_run, decide, newest_run
 from mlp_promoter.errors import PromoterError, RolloutError
@@ -25,11 +25,12 @@ from mlp_promoter.targets import Rollout, Target
 
 
 def publish(
-    registry: Registry, target: Target, versions: list[tuple[ModelVersion, int]], serving: Serving
+    registry: Registry, target: Target, versions: list[tuple[ModelVersion, int]], policy: Policy
 ) -> dict[str, Any]:
-    """Serve `versions` (version, traffic %) through `target`; the first one is the stable champion."""
+    """Serve `versions` (version, traffic %) through `target`, as `policy` says (batching, autoscaling); the first
+    one is the stable champion."""
     rollouts = [Rollout(str(v.version), registry.artifact_location(v), share) for v, share in versions]
-    return target.publish(registry.model_name, rollouts, serving)
+    return target.publish(registry.model_name, rollouts, policy)
 
 
 def promote(
@@ -92,7 +93,7 @@ def promote(
                 registry.model_name, "candidate", 0, source=f"models:/{model.model_id}", model_id=model.model_id
             )
             versions = _predictors(registry, policy, champion, placeholder, target)
-            result |= publish(registry, target, versions, policy.serving)
+            result |= publish(registry, target, versions, policy)
         return result
 
     version = existing or registry.register(model, best.run_id)
@@ -120,7 +121,7 @@ def promote(
     registry.set_alias(CHALLENGER, number)
     try:
         versions = _predictors(registry, policy, champion, version, target)
-        published = publish(registry, target, versions, policy.serving)
+        published = publish(registry, target, versions, policy)
     except Exception as exc:  # whatever failed, the registry must not claim a rollout
         registry.drop_alias(CHALLENGER)
         registry.write_tags(number, {"decision": "rollout_failed", "decided_at": now()})
@@ -146,7 +147,7 @@ def finalize(registry: Registry, target: Target) -> dict[str, Any]:
     number = str(challenger.version)
     champion = registry.alias(CHAMPION)
     policy = _stored_policy(challenger)
-    published = publish(registry, target, [(challenger, 100)], policy.serving)
+    published = publish(registry, target, [(challenger, 100)], policy)
     if not target.dry_run:
         _crown(registry, number, str(champion.version) if champion else None)
         registry.write_tags(number, {"finalized_at": now()})
@@ -168,7 +169,7 @@ def rollback(registry: Registry, target: Target, reason: str) -> dict[str, Any]:
     champion = registry.alias(CHAMPION)
     published: dict[str, Any] = {}
     if champion is not None:
-        published = publish(registry, target, [(champion, 100)], _stored_policy(champion).serving)
+        published = publish(registry, target, [(champion, 100)], _stored_policy(champion))
     if not target.dry_run:
         registry.drop_alias(CHALLENGER)
         registry.write_tags(number, {"decision": "rolled_back", "rolled_back_at": now(), "rollback_reason": reason})

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from mlp_policy import Serving
+from mlp_policy import Policy
 
 from mlp_promoter.errors import PromoterError
 
@@ -44,8 +44,14 @@ class Target(ABC):
         """The target `mlp-promote`'s options describe (each target reads its own option group)."""
 
     @abstractmethod
-    def publish(self, model_name: str, rollouts: list[Rollout], serving: Serving) -> dict[str, Any]:
-        """Serve `rollouts` of `model_name` (or, in a dry run, describe it); raise RolloutError on failure."""
+    def publish(self, model_name: str, rollouts: list[Rollout], policy: Policy) -> dict[str, Any]:
+        """Serve `rollouts` of `model_name` as `policy` says (each target reads its part: batching, autoscaling),
+        or, in a dry run, describe it; raise RolloutError on failure."""
+
+    @abstractmethod
+    def version_state(self, model_name: str, version: str) -> dict[str, Any]:
+        """What serves one version now, for the model management API: `ready` (bool), `state` (the target's own
+        word for it), `endpoint` (its V2 inference URL) and `docs` (the model's V2 OpenAPI page)."""
 
 
 def target_class(name: str) -> type[Target]:

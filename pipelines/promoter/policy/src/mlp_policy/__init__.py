@@ -22,8 +22,9 @@ class PolicyError(ValueError):
 DIRECTIONS = ("max", "min")
 # Spelled out in a recipe as often as not; read as `max` and `min`.
 DIRECTION_ALIASES = {"maximize": "max", "minimize": "min"}
-_TOP_LEVEL = {"metric", "direction", "thresholds", "min_margin", "canary_traffic", "serving", "canary"}
+_TOP_LEVEL = {"metric", "direction", "thresholds", "min_margin", "canary_traffic", "serving", "canary", "autoscaling"}
 _SERVING = {"max_batch_size", "max_batch_time"}
+_AUTOSCALING = {"min_replicas", "max_replicas", "target_cpu_utilization"}
 _CANARY = {"duration", "min_requests", "gates"}
 _DURATION = re.compile(r"^([0-9]+(?:\.[0-9]+)?)(s|m|h)?$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
@@ -57,6 +58,27 @@ class Serving:
     max_batch_time: float = field(
         default=0.0, metadata=_doc("Seconds MLServer waits to fill a batch (0: none).", minimum=0)
     )
+
+
+@dataclass(frozen=True)
+class Autoscaling:
+    """How many replicas serve each version in a cluster: a HorizontalPodAutoscaler on CPU (Seldon's `hpaSpec`)
+    between `min_replicas` and `max_replicas`; equal bounds mean that many replicas and no autoscaler."""
+
+    min_replicas: int = field(default=1, metadata=_doc("Replicas each served version keeps at least.", minimum=1))
+    max_replicas: int = field(
+        default=1,
+        metadata=_doc("Replicas the autoscaler may scale a version up to; not below min_replicas.", minimum=1),
+    )
+    target_cpu_utilization: int = field(
+        default=70,
+        metadata=_doc("Average CPU use, in percent of the CPU request, the autoscaler keeps.", minimum=1, maximum=100),
+    )
+
+    @property
+    def enabled(self) -> bool:
+        """Whether there is anything to scale: an autoscaler only when the bounds differ."""
+        return self.max_replicas > self.min_replicas
 
 
 @dataclass(frozen=True)
@@ -125,6 +147,9 @@ class Policy:
     )
     serving: Serving = field(default=Serving(), metadata=_doc("The local model server's adaptive batching."))
     canary: Canary = field(default=Canary(), metadata=_doc("How the judge ends a canary."))
+    autoscaling: Autoscaling = field(
+        default=Autoscaling(), metadata=_doc("Replicas of each served version in a cluster, scaled on CPU.")
+    )
 
     def improvement(self, candidate: float, champion: float) -> float:
         """How much better the candidate is, positive when better whatever the direction."""
@@ -179,6 +204,7 @@ def parse_policy(data: Any, where: str = "policy") -> Policy:
         canary_traffic=canary,
         serving=_serving(serving_data, where),
         canary=_canary(data.get("canary") or {}, where),
+        autoscaling=_autoscaling(data.get("autoscaling") or {}, where),
     )
 
 
@@ -245,6 +271,27 @@ def _canary(data: Any, section: str) -> Canary:
             raise PolicyError(f"{where}.gates.{name} must be >= 0")
         values[name] = value
     return Canary(duration=duration, min_requests=requests, gates=Gates(**values))
+
+
+def _autoscaling(data: Any, section: str) -> Autoscaling:
+    where = f"{section}.autoscaling"
+    if not isinstance(data, dict):
+        raise PolicyError(f"{where} must be a mapping with min_replicas, max_replicas and target_cpu_utilization")
+    unknown = set(data) - _AUTOSCALING
+    if unknown:
+        raise PolicyError(f"{where} has unknown fields: {', '.join(sorted(unknown))}")
+    default = Autoscaling()
+    least = _count(data.get("min_replicas", default.min_replicas), f"{where}.min_replicas")
+    most = _count(data.get("max_replicas", default.max_replicas), f"{where}.max_replicas")
+    if most < least:
+        raise PolicyError(
+            f"{where}.max_replicas ({most}) is below min_replicas ({least}): raise it, or set both equal for a "
+            "fixed number of replicas"
+        )
+    target = data.get("target_cpu_utilization", default.target_cpu_utilization)
+    if isinstance(target, bool) or not isinstance(target, int) or not 1 <= target <= 100:
+        raise PolicyError(f"{where}.target_cpu_utilization must be an integer percent in [1, 100], not {target!r}")
+    return Autoscaling(min_replicas=least, max_replicas=most, target_cpu_utilization=target)
 
 
 def parse_duration(value: Any, where: str) -> float:

@@ -5,8 +5,9 @@ cannot drift from it. Editors and other tools check a recipe's `promotion:` sect
 --policy` document with it; `policy.schema.json` next to this package is its committed copy, which a unit test
 keeps equal to what this module generates (`python -m mlp_policy.schema > policy.schema.json` refreshes it).
 
-Two rules of `parse_policy` are beyond JSON Schema, and the schema is the looser there: a bare-number
-threshold is allowed only for the ranking metric, and a bound's `min` may not exceed its `max`.
+Three rules of `parse_policy` are beyond JSON Schema, and the schema is the looser there: a bare-number
+threshold is allowed only for the ranking metric, a bound's `min` may not exceed its `max`, and autoscaling's
+`max_replicas` may not be below its `min_replicas`.
 """
 
 from __future__ import annotations

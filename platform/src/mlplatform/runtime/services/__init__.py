@@ -9,6 +9,7 @@ from mlplatform.runtime.services.minio import Minio
 from mlplatform.runtime.services.mlflow import Mlflow
 from mlplatform.runtime.services.model_exporter import ModelExporter
 from mlplatform.runtime.services.model_server import ModelServer
+from mlplatform.runtime.services.models_api import ModelsApi
 from mlplatform.runtime.services.postgres import Postgres
 from mlplatform.runtime.services.prometheus import Prometheus
 from mlplatform.runtime.services.statsd_exporter import StatsdExporter
@@ -26,6 +27,7 @@ ALL: tuple[type[Service], ...] = (
     FeatureProcessor,
     ScoringProcessor,
     ModelExporter,
+    ModelsApi,
     Prometheus,
 )
 NAMES = tuple(service.name for service in ALL)

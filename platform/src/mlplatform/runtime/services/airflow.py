@@ -98,6 +98,8 @@ class Airflow(Service):
             "MLP_PIPELINES__PROMETHEUS_URL": f"http://{host}:{s.prometheus.port}",
             "MLP_PIPELINES__WAREHOUSE_DSN": f"host={host} port={pg.port} dbname=warehouse user={pg.user}",
             "WAREHOUSE_PASSWORD": password,
+            # Batch prediction steps read and write files in MinIO (the task Secret's AWS_* in a cluster).
+            **self.credentials.object_storage_env(),
         }
 
     def is_ready(self) -> bool:
