@@ -49,15 +49,21 @@ def test_autoscaling_gives_the_model_seldons_hpa_spec_on_cpu(render):
     replicas to the autoscaler, and the model requests the CPU the target is a share of."""
     (deployment,) = render(*AUTOSCALED).of_kind("SeldonDeployment")
     (predictor,) = deployment["spec"]["predictors"]
+    assert_cpu_autoscaled(predictor, 2, 5, 60)
+
+
+def assert_cpu_autoscaled(predictor: dict, least: int, most: int, target: int) -> None:
+    """A predictor Seldon scales on CPU: its hpaSpec, no fixed replicas, and a CPU request on the model's container
+    (named as its graph node, which is how Seldon merges it into the prepackaged server's)."""
     assert "replicas" not in predictor
     (component,) = predictor["componentSpecs"]
     assert component["hpaSpec"] == {
-        "minReplicas": 2,
-        "maxReplicas": 5,
+        "minReplicas": least,
+        "maxReplicas": most,
         "metricsv2": [
             {
                 "type": "Resource",
-                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 60}},
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": target}},
             }
         ],
     }

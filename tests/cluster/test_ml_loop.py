@@ -27,6 +27,7 @@ from mlplatform.polling import poll
 
 from tests.charts.conftest import require_real_subcharts
 from tests.charts.test_pipelines import in_pipelines_env, kubelet_view
+from tests.charts.test_seldon import assert_cpu_autoscaled
 from tests.cluster.conftest import LocalCluster
 from tests.cluster.test_install import make, objects, remove_platform, succeeded
 from tests.promotion.helpers import PROMOTER, Worker, aliases, audit, promote_best, unique
@@ -296,20 +297,7 @@ def test_an_autoscaling_policy_reaches_the_cluster_as_seldons_hpa_spec(
     assert outcome.decision is not None and outcome.decision["applied"] == f"{MODELS}/{model}"
     try:
         (predictor,) = live(cluster, "seldondeployment", model, MODELS)["spec"]["predictors"]
-        assert "replicas" not in predictor
-        (component,) = predictor["componentSpecs"]
-        assert component["hpaSpec"] == {
-            "minReplicas": 1,
-            "maxReplicas": 3,
-            "metricsv2": [
-                {
-                    "type": "Resource",
-                    "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 65}},
-                }
-            ],
-        }
-        (container,) = component["spec"]["containers"]
-        assert container["name"] == predictor["graph"]["name"] and container["resources"]["requests"]["cpu"]
+        assert_cpu_autoscaled(predictor, 1, 3, 65)
     finally:
         cluster.kubectl("delete", "seldondeployment", model, "-n", MODELS, "--wait=false", check=False)
 

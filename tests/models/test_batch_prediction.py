@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 import yaml
-from minio import Minio
 from mlflow import MlflowClient
 from mlplatform.airflow_client import AirflowClient
 from mlplatform.config import Settings
@@ -24,6 +23,7 @@ from mlplatform.credentials import Credentials
 from mlplatform.demo import RECIPE
 from mlplatform.polling import poll
 from mlplatform.predict import batch_environment
+from mlplatform.runtime.services.minio import Minio
 
 from tests.conftest import MLP, ROOT, run_mlp
 from tests.promotion.helpers import MLSERVER_ENV, Worker, unique
@@ -58,11 +58,6 @@ def register(client: MlflowClient, worker: Worker, model: str, config: dict[str,
     return str(client.create_model_version(model, source, run_id=run, model_id=logged.model_id).version)
 
 
-def minio(settings: Settings) -> Minio:
-    password = Credentials(settings).minio_password().get_secret_value()
-    return Minio(f"{settings.host}:{settings.minio.port}", settings.minio.root_user, password, secure=False)
-
-
 @pytest.fixture(scope="module")
 def scored(platform: Settings, client: MlflowClient, worker: Worker) -> dict[str, Any]:
     """Input files in MinIO and a registered model whose champion is version 1 (slow enough to interrupt)."""
@@ -90,7 +85,7 @@ def test_a_killed_run_resumes_with_its_version_and_the_output_is_complete_withou
         "--output", output, "--chunk-rows", str(CHUNK),
     ]  # fmt: skip
     total_parts = sum(-(-rows // CHUNK) for rows in INPUTS.values())
-    store = minio(platform)
+    store = Minio(platform).client()
 
     def parts() -> list[str]:
         names = [o.object_name for o in store.list_objects(BUCKET, f"{prefix}/out/", recursive=True)]

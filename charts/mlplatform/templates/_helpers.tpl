@@ -176,3 +176,14 @@ base64 of the random string (Fernet keys).
 {{- define "mlp.modelsApiTokenSecret" -}}
 {{- .Values.modelsApi.token.existingSecret | default (printf "%s-models-api-token" (include "mlp.prefix" .)) -}}
 {{- end }}
+
+{{/* An autoscaling/v2 metric: average CPU use at the given percent of the pods' CPU requests (the stream
+processors' HPAs and Seldon's hpaSpec). */}}
+{{- define "mlp.cpuUtilizationMetric" -}}
+- type: Resource
+  resource:
+    name: cpu
+    target:
+      type: Utilization
+      averageUtilization: {{ . }}
+{{- end }}

@@ -26,6 +26,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, BaseSettings, Field, SecretStr
 
+from mlp_promoter.decision import COMPARISONS
 from mlp_promoter.errors import PromoterError
 from mlp_promoter.registry import CHALLENGER, CHAMPION, TAG_PREFIX, Registry
 
@@ -117,7 +118,9 @@ class PauseRequest(BaseModel):
 
 def create_app(settings: ApiSettings) -> FastAPI:
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
 
+    from mlp_promoter.cli import parser
     from mlp_promoter.targets import target_class
 
     # The promoter's artifact downloads (the local target) read the tracking URI from the environment.
@@ -129,6 +132,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         "promotion decision; actions: promote, finalize, rollback, pause retraining.",
     )
     client = MlflowClient(tracking_uri=settings.tracking_uri)
+    # The target, as `mlp-promote` builds it from the same options: what serves, and where actions publish.
+    options = ["--model-name", "-", "--target", settings.target, "--tracking-uri", settings.tracking_uri]
+    target = target_class(settings.target).from_cli(parser("finalize").parse_args(options + settings.target_args))
 
     def authorized(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]) -> None:
         if settings.token is None:
@@ -137,38 +143,32 @@ def create_app(settings: ApiSettings) -> FastAPI:
         if credentials is None or not secrets.compare_digest(credentials.credentials, expected):
             raise HTTPException(401, "a token is required: send `Authorization: Bearer <token>`")
 
-    def target(dry_run: bool = False) -> Any:
-        from mlp_promoter.cli import parser
+    def registered(name: str) -> Any:
+        try:
+            return client.get_registered_model(name)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                raise HTTPException(404, f"no registered model {name!r}: `GET /models` lists them") from None
+            raise
 
-        args = parser("finalize").parse_args(
-            ["--model-name", "-", "--target", settings.target, "--tracking-uri", settings.tracking_uri]
-            + settings.target_args
-            + (["--dry-run"] if dry_run else [])
-        )
-        return target_class(settings.target).from_cli(args)
-
-    def registry(name: str) -> Registry:
-        found = Registry(client, name)
-        if not found.exists():
-            raise HTTPException(404, f"no registered model {name!r}: `GET /models` lists them")
-        return found
-
-    def summary(name: str) -> ModelSummary:
-        reg = registry(name)
-        model = client.get_registered_model(name)
+    def summary(model: Any, versions: list[Any]) -> ModelSummary:
+        """A model's state from its registered model (aliases) and its versions (tags): one read of each."""
         aliases = {alias: str(version) for alias, version in (model.aliases or {}).items()}
         champion, canary = aliases.get(CHAMPION), aliases.get(CHALLENGER)
-        split = _split(reg, champion, canary)
-        served = [_served(target(), name, version, role, traffic) for version, role, traffic in split]
+        split = _split(versions, champion, canary)
+        served = [_served(target, model.name, version, role, traffic) for version, role, traffic in split]
         return ModelSummary(
-            name=name,
+            name=model.name,
             aliases=aliases,
             champion=champion,
             canary=canary,
             served=served,
             healthy=bool(served) and all(s.ready for s in served),
-            last_decision=_last_decision(client, name),
+            last_decision=_last_decision(versions),
         )
+
+    def versions_of(name: str) -> list[Any]:
+        return sorted(client.search_model_versions(f"name = '{_quote(name)}'"), key=lambda v: int(v.version))
 
     @app.get("/health", include_in_schema=False)
     def health() -> dict[str, str]:
@@ -177,38 +177,39 @@ def create_app(settings: ApiSettings) -> FastAPI:
     @app.get("/models", response_model=list[ModelSummary], dependencies=[Depends(authorized)])
     def list_models() -> list[ModelSummary]:
         """Every registered model with its serving state."""
-        return [summary(m.name) for m in _all_models(client)]
+        return [summary(m, versions_of(m.name)) for m in _all_models(client)]
 
     @app.get("/models/{name}", response_model=ModelDetail, dependencies=[Depends(authorized)])
     def show_model(name: str) -> ModelDetail:
         """One model: its versions and their decisions, serving state, and the DAGs that retrain it."""
-        base = summary(name)
+        found = versions_of(name)
+        base = summary(registered(name), found)
         # A version search does not fill in aliases: the registered model's map does.
         named: dict[str, list[str]] = {}
         for alias, number in base.aliases.items():
             named.setdefault(number, []).append(alias)
-        versions = []
-        for v in sorted(client.search_model_versions(f"name = '{_quote(name)}'"), key=lambda v: int(v.version)):
-            versions.append(
-                ModelVersionInfo(
-                    version=str(v.version),
-                    aliases=sorted(named.get(str(v.version), [])),
-                    status=str(v.status),
-                    run_id=v.run_id,
-                    decision=(v.tags or {}).get(TAG_PREFIX + "decision"),
-                )
+        versions = [
+            ModelVersionInfo(
+                version=str(v.version),
+                aliases=sorted(named.get(str(v.version), [])),
+                status=str(v.status),
+                run_id=v.run_id,
+                decision=(v.tags or {}).get(TAG_PREFIX + "decision"),
             )
+            for v in found
+        ]
         return ModelDetail(**base.dict(), versions=versions, retraining=_retraining(settings, name))
 
     def act(name: str, action: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         from mlp_promoter import promote
 
-        reg = registry(name)
+        registered(name)
+        reg = Registry(client, name)
         try:
             if action == "finalize":
-                return promote.finalize(reg, target())
+                return promote.finalize(reg, target)
             if action == "rollback":
-                return promote.rollback(reg, target(), (body or {})["reason"])
+                return promote.rollback(reg, target, (body or {})["reason"])
             from mlp_policy import PolicyError, parse_policy
 
             assert body is not None
@@ -216,15 +217,15 @@ def create_app(settings: ApiSettings) -> FastAPI:
                 policy = parse_policy(body["policy"], where="policy")
             except PolicyError as exc:
                 raise HTTPException(422, str(exc)) from None
-            return promote.promote(reg, body["experiment"], policy, target(), None, body["compare"])
+            return promote.promote(reg, body["experiment"], policy, target, None, body["compare"])
         except PromoterError as exc:
             raise HTTPException(409, str(exc)) from None
 
     @app.post("/models/{name}/promote", dependencies=[Depends(authorized)])
     def promote_model(name: str, request: PromoteRequest) -> dict[str, Any]:
         """Promote the best run of `experiment` by `policy` (a canary beside the champion when it asks for one)."""
-        if request.compare not in {"offline", "live"}:
-            raise HTTPException(422, "compare must be offline or live")
+        if request.compare not in COMPARISONS:
+            raise HTTPException(422, f"compare must be one of {', '.join(COMPARISONS)}")
         return act(name, "promote", request.dict())
 
     @app.post("/models/{name}/finalize", dependencies=[Depends(authorized)])
@@ -243,13 +244,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         need not be registered yet: its recipe's DAGs exist before its first training."""
         if not settings.airflow_url:  # not "no DAG retrains it": nobody asked Airflow
             raise HTTPException(503, NO_AIRFLOW)
-        dags = [dag["dag_id"] for dag in _retraining(settings, name)]
-        if not dags:
-            raise HTTPException(404, f"no Airflow DAG retrains {name!r} (none is tagged {MODEL_TAG}{name})")
         with _airflow(settings) as airflow:
+            dags = [dag["dag_id"] for dag in _dags(airflow, name)]
+            if not dags:
+                raise HTTPException(404, f"no Airflow DAG retrains {name!r} (none is tagged {MODEL_TAG}{name})")
             for dag_id in dags:
                 airflow.patch(f"/api/v2/dags/{dag_id}", json={"is_paused": request.paused}).raise_for_status()
-        return {"model_name": name, "paused": request.paused, "dags": _retraining(settings, name)}
+            return {"model_name": name, "paused": request.paused, "dags": _dags(airflow, name)}
 
     @app.exception_handler(httpx.HTTPError)
     def unreachable(request: Request, exc: httpx.HTTPError) -> Any:
@@ -275,11 +276,11 @@ def _all_models(client: Any) -> list[Any]:
             return sorted(found, key=lambda m: m.name)
 
 
-def _split(reg: Registry, champion: str | None, canary: str | None) -> list[tuple[str, str, int]]:
+def _split(versions: list[Any], champion: str | None, canary: str | None) -> list[tuple[str, str, int]]:
     """(version, role, traffic) of what should serve: the champion, and the canary at its recorded share."""
     if canary is None or canary == champion:
         return [(champion, "champion", 100)] if champion else []
-    tags = reg.version(canary).tags or {}
+    tags = next((v.tags or {} for v in versions if str(v.version) == canary), {})
     share = int(tags.get(TAG_PREFIX + "canary_traffic", "0") or 0)
     if champion is None:
         return [(canary, "canary", 100)]
@@ -291,10 +292,10 @@ def _served(target: Any, name: str, version: str, role: str, traffic: int) -> Se
     return ServedVersion(version=version, role=role, traffic=traffic, **state)
 
 
-def _last_decision(client: Any, name: str) -> Decision | None:
+def _last_decision(versions: list[Any]) -> Decision | None:
     """The newest decision on any version: promoted, canary, rejected, finalized, rolled back, judged."""
     newest: tuple[str, Decision] | None = None
-    for v in client.search_model_versions(f"name = '{_quote(name)}'"):
+    for v in versions:
         tags = {k.removeprefix(TAG_PREFIX): val for k, val in (v.tags or {}).items() if k.startswith(TAG_PREFIX)}
         if "decision" not in tags:
             continue
@@ -340,13 +341,18 @@ def _airflow(settings: ApiSettings) -> Iterator[httpx.Client]:
         yield client
 
 
+def _dags(airflow: httpx.Client, name: str) -> list[dict[str, Any]]:
+    """The DAGs tagged as retraining `name`, and whether each is paused."""
+    found = airflow.get("/api/v2/dags", params={"tags": f"{MODEL_TAG}{name}", "limit": 100})
+    found.raise_for_status()
+    return [{"dag_id": d["dag_id"], "paused": d["is_paused"]} for d in found.json()["dags"]]
+
+
 def _retraining(settings: ApiSettings, name: str) -> list[dict[str, Any]]:
     if not settings.airflow_url:
         return []
     with _airflow(settings) as airflow:
-        found = airflow.get("/api/v2/dags", params={"tags": f"{MODEL_TAG}{name}", "limit": 100})
-        found.raise_for_status()
-        return [{"dag_id": d["dag_id"], "paused": d["is_paused"]} for d in found.json()["dags"]]
+        return _dags(airflow, name)
 
 
 def main(argv: list[str] | None = None) -> None:

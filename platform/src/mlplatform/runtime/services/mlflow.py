@@ -47,11 +47,12 @@ class Mlflow(Service):
     def environment(self) -> dict[str, str]:
         pg, host = self.settings.postgres, self.settings.host
         password = self.credentials.postgres_password().get_secret_value()
+        storage = self.credentials.object_storage_env()
         return {
             "MLFLOW_BACKEND_STORE_URI": f"postgresql+psycopg2://{pg.user}:{password}@{host}:{pg.port}/mlflow",
-            "MLFLOW_S3_ENDPOINT_URL": f"http://{host}:{self.settings.minio.port}",
-            "AWS_ACCESS_KEY_ID": self.settings.minio.root_user,
-            "AWS_SECRET_ACCESS_KEY": self.credentials.minio_password().get_secret_value(),
+            "MLFLOW_S3_ENDPOINT_URL": storage["AWS_ENDPOINT_URL"],
+            "AWS_ACCESS_KEY_ID": storage["AWS_ACCESS_KEY_ID"],
+            "AWS_SECRET_ACCESS_KEY": storage["AWS_SECRET_ACCESS_KEY"],
         }
 
     def is_ready(self) -> bool:
